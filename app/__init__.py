@@ -1,0 +1,1 @@
+"""Live counters and private libraries over GraphQL and WebSockets."""

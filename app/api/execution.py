@@ -1,0 +1,137 @@
+"""One execution path for every transport: HTTP now, WebSocket alike.
+
+`Executor.prepare` turns query text into a parsed, validated document
+(cached by text, so a hot query is parsed and validated once) and picks
+the operation; `Executor.run` coerces variables and executes. Errors that
+stop a request before execution (syntax, validation, unknown operation,
+variables) come back as a `RequestFailure`, which the transports answer
+without a `data` entry, as the GraphQL over HTTP spec asks.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from app.api.errors import (
+    BAD_USER_INPUT,
+    GRAPHQL_PARSE_FAILED,
+    GRAPHQL_VALIDATION_FAILED,
+    INTERNAL_SERVER_ERROR,
+    format_error,
+    request_error,
+)
+from app.api.resolvers.base import resolve_field
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    query: str
+    variables: Mapping[str, Any] | None = None
+    operation_name: str | None = None
+    extensions: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+    @property
+    def kind(self) -> OperationType:
+        return self.operation.operation
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailure:
+    """The request could not be executed at all; `errors` are formatted."""
+
+    errors: list[dict[str, Any]]
+
+    def payload(self) -> dict[str, Any]:
+        return {"errors": self.errors}
+
+
+def _failure(errors: list[GraphQLError], code: str) -> RequestFailure:
+    return RequestFailure([format_error(error, code) for error in errors])
+
+
+class Executor:
+    def __init__(self, schema: GraphQLSchema, cache_size: int = 512) -> None:
+        self.schema = schema
+        self._parse_and_validate = lru_cache(maxsize=cache_size)(self._compile)
+
+    def _compile(self, query: str) -> DocumentNode | RequestFailure:
+        try:
+            document = parse(query, allow_empty_selection_sets=False)
+        except GraphQLError as error:
+            return _failure([error], GRAPHQL_PARSE_FAILED)
+        errors = validate(self.schema, document, allow_empty_selection_sets=False)
+        if errors:
+            return _failure(errors, GRAPHQL_VALIDATION_FAILED)
+        return document
+
+    def prepare(self, query: str, operation_name: str | None) -> Prepared | RequestFailure:
+        compiled = self._parse_and_validate(query)
+        if isinstance(compiled, RequestFailure):
+            return compiled
+        operation = get_operation_ast(compiled, operation_name)
+        if operation is None:
+            message = (
+                f"Unknown operation named {operation_name!r}."
+                if operation_name
+                else "Must provide operation name if query contains multiple operations."
+            )
+            return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
+        return Prepared(compiled, operation)
+
+    async def run(
+        self,
+        prepared: Prepared,
+        variables: Mapping[str, Any] | None,
+        context: object,
+        root_value: object = None,
+    ) -> dict[str, Any] | RequestFailure:
+        """Executes a prepared query or mutation; returns the response body."""
+        result = execute(
+            self.schema,
+            prepared.document,
+            root_value=root_value,
+            context_value=context,
+            variable_values=dict(variables or {}),
+            operation_name=prepared.operation.name.value if prepared.operation.name else None,
+            field_resolver=resolve_field,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        return shape_result(result)
+
+
+def shape_result(result: ExecutionResult) -> dict[str, Any] | RequestFailure:
+    """The response body for `result`, or a RequestFailure when execution
+    never started (variable coercion: data is absent and no error has a
+    path)."""
+    errors = result.errors or []
+    if result.data is None and errors and all(e.path is None for e in errors):
+        return _failure(errors, BAD_USER_INPUT)
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = [format_error(error, INTERNAL_SERVER_ERROR) for error in errors]
+    body["data"] = result.data
+    return body

@@ -1,0 +1,1 @@
+"""Resolvers: each turns arguments into one model call and shapes the result."""

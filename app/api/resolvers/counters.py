@@ -1,0 +1,85 @@
+"""Counters: reading, paging, history and the four changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from app.api.pagination import check_first, connection, decode_cursor, encode_cursor
+from app.api.resolvers.base import Context
+from app.events import CounterChanged, CounterSnapshot
+from app.ids import to_global_id
+from app.models.counter import Counter, CounterOperation
+from app.models.errors import InvalidInput
+
+CounterLike = Counter | CounterSnapshot
+
+
+def counter(_root: None, _info: GraphQLResolveInfo, name: str) -> Counter:
+    return Counter.lookup(name)
+
+
+def counters(
+    _root: None, _info: GraphQLResolveInfo, first: int, after: str | None = None
+) -> dict[str, Any]:
+    check_first(first)
+    position = None
+    if after is not None:
+        stamp, row_id = decode_cursor(after, 2)
+        try:
+            position = (datetime.fromisoformat(stamp), int(row_id))
+        except ValueError:
+            raise InvalidInput(f"The cursor {after!r} is not one this server made.") from None
+    rows = Counter.page_by_recent_change(first + 1, position)
+    return connection(
+        rows,
+        first,
+        after,
+        lambda row: encode_cursor(row.updated_at, row.id),
+        Counter.stored_count,
+    )
+
+
+def counter_id(source: CounterLike, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Counter", source.name)
+
+
+def counter_history(
+    source: CounterLike, _info: GraphQLResolveInfo, first: int, after: str | None = None
+) -> dict[str, Any]:
+    check_first(first)
+    after_id = None
+    if after is not None:
+        (raw,) = decode_cursor(after, 1)
+        if not raw.isdigit():
+            raise InvalidInput(f"The cursor {after!r} is not one this server made.")
+        after_id = int(raw)
+    rows = CounterOperation.page(source.id, first + 1, after_id)
+    return connection(rows, first, after, lambda op: encode_cursor(op.id), source.operation_count)
+
+
+def counter_update_metadata(source: CounterChanged, _info: GraphQLResolveInfo) -> CounterSnapshot:
+    return source.counter
+
+
+def _viewer(info: GraphQLResolveInfo) -> Any:
+    context: Context = info.context
+    return context.viewer
+
+
+def increment(_root: None, info: GraphQLResolveInfo, name: str, amount: int) -> CounterChanged:
+    return Counter.increment(name, amount, actor=_viewer(info))
+
+
+def decrement(_root: None, info: GraphQLResolveInfo, name: str, amount: int) -> CounterChanged:
+    return Counter.decrement(name, amount, actor=_viewer(info))
+
+
+def set_value(_root: None, info: GraphQLResolveInfo, name: str, value: int) -> CounterChanged:
+    return Counter.set_value(name, value, actor=_viewer(info))
+
+
+def reset(_root: None, info: GraphQLResolveInfo, name: str) -> CounterChanged:
+    return Counter.reset(name, actor=_viewer(info))

@@ -1,0 +1,82 @@
+"""The served schema: the contract's SDL with our resolvers bound to it.
+
+`schema.graphql` is a copy of the shared contract; a test fails when the
+two drift apart in a breaking way. Resolvers are bound by type and field
+name below, so the SDL stays the single description of the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+)
+
+from app.api.resolvers import counters, root
+from app.api.scalars import install_datetime
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+Resolver = Callable[..., Any]
+
+RESOLVERS: dict[str, dict[str, Resolver]] = {
+    "Query": {
+        "node": root.node,
+        "viewer": root.viewer,
+        "counter": counters.counter,
+        "counters": counters.counters,
+        "library": root.not_implemented("The library"),
+    },
+    "Mutation": {
+        "signUp": root.not_implemented("Signing up"),
+        "signIn": root.not_implemented("Signing in"),
+        "signOut": root.not_implemented("Signing out"),
+        "incrementCounter": counters.increment,
+        "decrementCounter": counters.decrement,
+        "setCounterValue": counters.set_value,
+        "resetCounter": counters.reset,
+        **{
+            name: root.not_implemented("The library")
+            for name in (
+                "createStory",
+                "updateStory",
+                "deleteStory",
+                "createTag",
+                "updateTag",
+                "deleteTag",
+                "tagStory",
+                "untagStory",
+            )
+        },
+    },
+    "Counter": {
+        "id": counters.counter_id,
+        "history": counters.counter_history,
+    },
+    "CounterUpdateEvent": {"metadata": counters.counter_update_metadata},
+    "User": {"id": root.user_id},
+}
+
+
+def build() -> GraphQLSchema:
+    schema = build_schema(SDL_PATH.read_text())
+    for type_name, fields in RESOLVERS.items():
+        graphql_type = schema.get_type(type_name)
+        assert isinstance(graphql_type, GraphQLObjectType), type_name
+        for field_name, resolver in fields.items():
+            graphql_type.fields[field_name].resolve = resolver
+    for graphql_type in schema.type_map.values():
+        if isinstance(graphql_type, GraphQLInterfaceType | GraphQLUnionType):
+            graphql_type.resolve_type = root.resolve_type
+    datetime_type = schema.get_type("DateTime")
+    assert isinstance(datetime_type, GraphQLScalarType)
+    install_datetime(datetime_type)
+    return schema

@@ -1,0 +1,112 @@
+"""Settings, read once from the environment and the command line.
+
+Every flag is a `tornado.options` option whose default comes from the
+environment (12-factor), so `PORT=8000 python server.py` and
+`python server.py --port=8000` mean the same thing. Nothing else in the
+project reads `os.environ`: it receives a frozen `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tornado.options import OptionParser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    secret_key: str = ""
+    debug: bool = False
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: Seconds between protocol-level pings on idle sockets; below the 55 s
+    #: idle cut of common proxies (Heroku's router among them).
+    websocket_ping_interval: float = 25.0
+    #: Largest frame a client may send; larger ones close the socket (1009).
+    websocket_max_message_size: int = 64 * 1024
+    #: Parsed and validated GraphQL documents kept in memory.
+    graphql_document_cache_size: int = 512
+    #: Extra positional words after the flags, such as `migrate`.
+    command: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the database is SQLite, else None."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Builds `Settings` from flags, then the environment, then defaults."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    parser = OptionParser()
+    parser.define("host", default=env.get("HOST", ""), help="interface to bind")
+    parser.define("port", type=int, default=int(env.get("PORT", defaults.port)))
+    parser.define("database_url", default=env.get("DATABASE_URL", ""))
+    parser.define("secret_key", default=env.get("SECRET_KEY", ""))
+    parser.define("debug", type=bool, default=_bool(env.get("DEBUG", "")))
+    parser.define("data_dir", default=env.get("DATA_DIR", str(defaults.data_dir)))
+    rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
+
+    # A platform that sets PORT (Heroku) expects us on every interface.
+    host = parser.host or ("0.0.0.0" if "PORT" in env else defaults.host)
+    data_dir = Path(parser.data_dir).resolve()
+    database_url = parser.database_url or f"sqlite:///{data_dir / 'app.db'}"
+    return Settings(
+        host=host,
+        port=parser.port,
+        database_url=database_url,
+        secret_key=parser.secret_key,
+        debug=parser.debug,
+        data_dir=data_dir,
+        command=tuple(rest),
+    )
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Fills in the secret key for the embedded default.
+
+    On the embedded default a key is generated once and kept in the data
+    folder, so signed cookies survive restarts. A shared deployment
+    (PostgreSQL) needs every process to sign alike, so there the key must
+    be given.
+    """
+    if settings.secret_key:
+        return settings
+    if settings.sqlite_path is None:
+        raise SettingsError(
+            "SECRET_KEY is not set: with a shared database every server "
+            "process must sign cookies with the same key, so set SECRET_KEY "
+            "(or --secret_key) to one long random string."
+        )
+    key_file = settings.data_dir / "secret_key"
+    if not key_file.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return settings.with_overrides(secret_key=key_file.read_text().strip())

@@ -1,0 +1,1 @@
+"""Peewee models: the data, the rules, and each change as one transaction."""

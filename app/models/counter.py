@@ -1,0 +1,207 @@
+"""Public named counters and the history of every operation on them.
+
+Each change is one transaction: lock the row, one atomic
+`UPDATE … SET value = <expression>` whose WHERE clause also enforces the
+32-bit range (so the database, not Python, decides the new value), and
+the history row. Only after the commit is the change published.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+import peewee
+
+from app.clock import utcnow
+from app.db import database
+from app.events import CounterChanged, CounterSnapshot, publish
+from app.models.base import BaseModel
+from app.models.errors import InvalidInput
+from app.models.user import User
+
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+OPERATION_TYPES = ("increment", "decrement", "setValue", "reset")
+
+
+def check_name(name: object) -> str:
+    """Returns the name if it is a valid counter name, else refuses it."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            "A counter name is 1 to 64 characters of letters, digits, "
+            f"'_', '.' and '-'; got {name!r}."
+        )
+    return name
+
+
+def _check_int32(value: int, what: str) -> int:
+    if not INT_MIN <= value <= INT_MAX:
+        raise InvalidInput(f"{what} {value} is outside the 32-bit range {INT_MIN}..{INT_MAX}.")
+    return value
+
+
+def _wide(column: peewee.Field) -> peewee.Node:
+    """The column as a 64-bit integer, so `value + amount` cannot overflow
+    in the database before the range check in the WHERE clause sees it."""
+    return peewee.Cast(column, "BIGINT")
+
+
+class Counter(BaseModel):
+    name = peewee.CharField(max_length=64, unique=True)
+    value = peewee.IntegerField(default=0)
+    operation_count = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(null=True)
+    updated_at = peewee.DateTimeField(null=True, index=True)
+
+    # ------------------------------------------------------------ reading
+
+    @classmethod
+    def lookup(cls, name: str) -> Counter:
+        """The stored counter, or an unsaved one at 0: every name exists."""
+        check_name(name)
+        stored = cls.get_or_none(cls.name == name)
+        return stored or cls(name=name, value=0, operation_count=0)
+
+    @classmethod
+    def page_by_recent_change(
+        cls, limit: int, after: tuple[datetime, int] | None = None
+    ) -> list[Counter]:
+        """Stored counters, most recently changed first, keyset-paged.
+
+        `after` is the (updated_at, id) of the last row already seen.
+        """
+        query = cls.select().order_by(cls.updated_at.desc(), cls.id.desc())
+        if after is not None:
+            stamp, row_id = after
+            query = query.where(
+                (cls.updated_at < stamp) | ((cls.updated_at == stamp) & (cls.id < row_id))
+            )
+        return list(query.limit(limit))
+
+    @classmethod
+    def stored_count(cls) -> int:
+        return cls.select().count()
+
+    def snapshot(self) -> CounterSnapshot:
+        return CounterSnapshot(
+            id=self.id,
+            name=self.name,
+            value=self.value,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            operation_count=self.operation_count,
+        )
+
+    # ----------------------------------------------------------- changing
+
+    @classmethod
+    def increment(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
+        _check_int32(amount, "The amount")
+        return cls._apply(name, "increment", _wide(cls.value) + amount, actor)
+
+    @classmethod
+    def decrement(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
+        _check_int32(amount, "The amount")
+        return cls._apply(name, "decrement", _wide(cls.value) - amount, actor)
+
+    @classmethod
+    def set_value(cls, name: str, value: int, actor: User | None = None) -> CounterChanged:
+        _check_int32(value, "The value")
+        return cls._apply(name, "setValue", peewee.Value(value), actor)
+
+    @classmethod
+    def reset(cls, name: str, actor: User | None = None) -> CounterChanged:
+        return cls._apply(name, "reset", peewee.Value(0), actor)
+
+    @classmethod
+    def _apply(
+        cls,
+        name: str,
+        op_type: str,
+        new_value: peewee.Node,
+        actor: User | None,
+    ) -> CounterChanged:
+        check_name(name)
+        now = utcnow()
+        with database.atomic():
+            # The row lock (FOR UPDATE on PostgreSQL; SQLite's transactions
+            # already hold the write lock) makes the value read here the
+            # exact previous value of this operation.
+            row = cls._locked_row(name, now)
+            updated: Sequence[Counter] = list(
+                cls.update(
+                    value=new_value,
+                    operation_count=cls.operation_count + 1,
+                    updated_at=now,
+                )
+                .where((cls.id == row.id) & new_value.between(INT_MIN, INT_MAX))
+                .returning(cls)
+                .execute()
+            )
+            if not updated:
+                raise InvalidInput(
+                    f"That {op_type} would take counter {name!r} outside the "
+                    f"32-bit range {INT_MIN}..{INT_MAX}; its value stays "
+                    f"{row.value}."
+                )
+            counter = updated[0]
+            CounterOperation.create(
+                counter=counter.id,
+                type=op_type,
+                previous_value=row.value,
+                value=counter.value,
+                timestamp=now,
+                actor=actor,
+            )
+        event = CounterChanged(
+            type=op_type,
+            value=counter.value,
+            previous_value=row.value,
+            counter=counter.snapshot(),
+            timestamp=now,
+            actor=actor.as_actor() if actor is not None else None,
+        )
+        publish(event)
+        return event
+
+    @classmethod
+    def _locked_row(cls, name: str, now: datetime) -> Counter:
+        query = cls.select().where(cls.name == name)
+        if database.for_update:
+            query = query.for_update()
+        row = query.first()
+        if row is None:
+            cls.insert(
+                name=name, value=0, operation_count=0, created_at=now, updated_at=now
+            ).on_conflict_ignore().execute()
+            row = query.clone().first()  # a query caches its first answer
+        return row
+
+
+class CounterOperation(BaseModel):
+    counter = peewee.ForeignKeyField(Counter, backref="operations", on_delete="CASCADE")
+    type = peewee.CharField(max_length=16)
+    previous_value = peewee.IntegerField()
+    value = peewee.IntegerField()
+    timestamp = peewee.DateTimeField()
+    actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    @classmethod
+    def page(
+        cls, counter_id: int | None, limit: int, after_id: int | None = None
+    ) -> list[CounterOperation]:
+        """A counter's operations newest first, below `after_id` if given."""
+        if counter_id is None:
+            return []
+        query = (
+            cls.select(cls, User)
+            .join(User, peewee.JOIN.LEFT_OUTER)
+            .where(cls.counter == counter_id)
+            .order_by(cls.id.desc())
+        )
+        if after_id is not None:
+            query = query.where(cls.id < after_id)
+        return list(query.limit(limit))

@@ -1,0 +1,175 @@
+"""The plain counter socket (`/ws/counter/{name}`): its messages.
+
+See ../shared/api/counter-ws.md, the contract. Parsing turns one client
+frame into a command or raises `ProtocolError` with a message a person
+understands; building turns events into the seed's JSON shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.clock import isoformat_ms
+from app.events import Actor, CounterChanged, CounterSnapshot
+from app.ids import to_global_id
+from app.models.counter import INT_MAX, INT_MIN, OPERATION_TYPES
+
+
+class ProtocolError(Exception):
+    """A bad frame: the sender gets `{"type": "error", "message": ...}`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """increment / decrement (with `amount`), setValue (`value`), reset."""
+
+    kind: str
+    number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Which event types this socket wants; None means all of them."""
+
+    operation_types: frozenset[str] | None
+
+
+Command = Ping | Operation | Subscribe
+
+
+def _integer(message: dict[str, Any], key: str, default: int | None) -> int:
+    if key not in message and default is not None:
+        return default
+    value = message.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        what = "missing" if key not in message else f"{value!r}, not an integer"
+        raise ProtocolError(f"`{key}` must be an integer; it is {what}.")
+    if not INT_MIN <= value <= INT_MAX:
+        raise ProtocolError(f"`{key}` {value} is outside the 32-bit range {INT_MIN}..{INT_MAX}.")
+    return value
+
+
+def _filters(message: dict[str, Any]) -> frozenset[str] | None:
+    filters = message.get("filters")
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise ProtocolError("`filters` must be an object or null.")
+    types = filters.get("operationTypes")
+    if types is None:
+        return None
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise ProtocolError("`filters.operationTypes` must be a list of strings.")
+    unknown = sorted(set(types) - set(OPERATION_TYPES))
+    if unknown:
+        raise ProtocolError(
+            f"Unknown operation type {', '.join(map(repr, unknown))} in filters; "
+            f"known types are {', '.join(OPERATION_TYPES)}."
+        )
+    return frozenset(types)
+
+
+def parse(frame: str | bytes) -> Command:
+    """The command in one client frame; binary frames are refused."""
+    if isinstance(frame, bytes):
+        raise ProtocolError("Binary frames are not accepted; send JSON text.")
+    try:
+        message = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("That frame is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("A frame must be a JSON object with a string `type`.")
+    kind = message.get("type")
+    if kind == "ping":
+        return Ping()
+    if kind in ("increment", "decrement"):
+        return Operation(kind, _integer(message, "amount", default=1))
+    if kind == "setValue":
+        return Operation(kind, _integer(message, "value", default=None))
+    if kind == "reset":
+        return Operation(kind)
+    if kind == "subscribe":
+        return Subscribe(_filters(message))
+    if not isinstance(kind, str):
+        raise ProtocolError("A frame must be a JSON object with a string `type`.")
+    raise ProtocolError(
+        f"Unknown message type {kind!r}; expected ping, increment, decrement, "
+        "setValue, reset or subscribe."
+    )
+
+
+# ------------------------------------------------------------- messages out
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message)
+
+
+def _when(moment: datetime | None) -> str | None:
+    return isoformat_ms(moment) if moment is not None else None
+
+
+def metadata(counter: CounterSnapshot) -> dict[str, Any]:
+    return {
+        "id": counter.id,
+        "name": counter.name,
+        "value": counter.value,
+        "createdAt": _when(counter.created_at),
+        "updatedAt": _when(counter.updated_at),
+        "operationCount": counter.operation_count,
+    }
+
+
+def _actor(actor: Actor | None) -> dict[str, Any] | None:
+    if actor is None:
+        return None
+    return {"id": to_global_id("User", actor.id), "username": actor.username}
+
+
+def event_message(event: CounterChanged) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "value": event.value,
+        "previousValue": event.previous_value,
+        "metadata": metadata(event.counter),
+        "timestamp": isoformat_ms(event.timestamp),
+        "actor": _actor(event.actor),
+    }
+
+
+def snapshot_message(counter: CounterSnapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "type": "snapshot",
+        "value": counter.value,
+        "metadata": metadata(counter),
+        "timestamp": isoformat_ms(now),
+    }
+
+
+def result_message(kind: str, event: CounterChanged) -> dict[str, Any]:
+    return {"type": f"{kind}Result", "result": event_message(event)}
+
+
+def pong_message(now: datetime) -> dict[str, Any]:
+    return {"type": "pong", "timestamp": isoformat_ms(now)}
+
+
+def subscribed_message(operation_types: frozenset[str] | None) -> dict[str, Any]:
+    filters = None
+    if operation_types is not None:
+        ordered = [t for t in OPERATION_TYPES if t in operation_types]
+        filters = {"operationTypes": ordered}
+    return {"type": "subscribed", "filters": filters}
+
+
+def error_message(text: str) -> dict[str, Any]:
+    return {"type": "error", "message": text}

@@ -1,0 +1,1 @@
+"""Tornado handlers: parse input, call one model or API function, shape output."""

@@ -1,0 +1,107 @@
+"""`/ws/counter/{name}`: the Tornado side of the plain counter socket.
+
+Protocol details live in `app.protocols.counter_ws`; this adapter
+validates the name before the upgrade, registers the socket with the
+registry, runs each command through one model method and writes frames.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tornado.websocket import WebSocketClosedError
+
+from app.clock import utcnow
+from app.events import CounterChanged, counter_topic
+from app.models.counter import Counter, check_name
+from app.models.errors import DomainError
+from app.protocols import counter_ws as protocol
+from app.web.base import BaseSocketHandler
+
+log = logging.getLogger(__name__)
+
+#: Key under which one publish shares its encoded event frame.
+_FRAME = "counter-ws-frame"
+
+
+class CounterSocketHandler(BaseSocketHandler):
+    name: str = ""
+    operation_types: frozenset[str] | None = None
+    registered: bool = False
+
+    async def get(self, *args: str, **kwargs: str) -> None:
+        name = args[0] if args else ""
+        try:
+            check_name(name)
+        except DomainError as error:
+            self.refuse(400, str(error))
+            return
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        super().open()
+        self.name = args[0]
+        # Register before reading the state: no change can fall between.
+        self.services.registry.add(counter_topic(self.name), self)
+        self.registered = True
+        counter = Counter.lookup(self.name)
+        self.send(protocol.snapshot_message(counter.snapshot(), utcnow()))
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            command = protocol.parse(message)
+            self.run(command)
+        except (protocol.ProtocolError, DomainError) as error:
+            self.send(protocol.error_message(str(error)))
+
+    def run(self, command: protocol.Command) -> None:
+        if isinstance(command, protocol.Ping):
+            self.send(protocol.pong_message(utcnow()))
+        elif isinstance(command, protocol.Subscribe):
+            self.operation_types = command.operation_types
+            self.send(protocol.subscribed_message(command.operation_types))
+        else:
+            event = self.change(command)
+            self.send(protocol.result_message(command.kind, event))
+
+    def change(self, operation: protocol.Operation) -> CounterChanged:
+        actor = None
+        if operation.kind == "increment":
+            return Counter.increment(self.name, operation.number or 0, actor=actor)
+        if operation.kind == "decrement":
+            return Counter.decrement(self.name, operation.number or 0, actor=actor)
+        if operation.kind == "setValue":
+            return Counter.set_value(self.name, operation.number or 0, actor=actor)
+        return Counter.reset(self.name, actor=actor)
+
+    def deliver(self, event: object, shared: dict[object, object]) -> None:
+        assert isinstance(event, CounterChanged)
+        if self.operation_types is not None and event.type not in self.operation_types:
+            return
+        frame = shared.get(_FRAME)
+        if frame is None:
+            frame = shared[_FRAME] = protocol.encode(protocol.event_message(event))
+        self.write_frame(frame)  # type: ignore[arg-type]
+
+    def send(self, message: dict[str, object]) -> None:
+        self.write_frame(protocol.encode(message))
+
+    def write_frame(self, frame: bytes) -> None:
+        try:
+            self.write_message(frame).add_done_callback(_observe)
+        except WebSocketClosedError:
+            self.unregister()
+
+    def on_close(self) -> None:
+        self.unregister()
+
+    def unregister(self) -> None:
+        if self.registered:
+            self.registered = False
+            self.services.registry.discard(counter_topic(self.name), self)
+
+
+def _observe(future: object) -> None:
+    """Marks a write's outcome as seen: a socket closing under a write is
+    normal (its on_close cleans up) and not worth a log line."""
+    future.exception()  # type: ignore[attr-defined]

@@ -1,0 +1,52 @@
+"""Entry point: `python server.py [--port=8000] [migrate]`.
+
+Loads the settings, builds the app, listens and waits; `migrate` applies
+pending database migrations and exits (the Procfile's release step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import tornado.log
+
+from app import db
+from app.application import make_app
+from app.config import SettingsError, ensure_secret_key, load_settings
+
+log = logging.getLogger("server")
+
+
+async def serve() -> None:
+    settings = ensure_secret_key(load_settings(sys.argv[1:]))
+    if settings.command == ("migrate",):
+        applied = db.migrate(db.open_database(settings.database_url))
+        log.info("migrations applied: %s", ", ".join(applied) or "none pending")
+        return
+    if settings.command:
+        raise SettingsError(
+            f"Unknown command {' '.join(settings.command)!r}; the only one is 'migrate'."
+        )
+    app = make_app(settings)
+    app.listen(settings.port, settings.host)
+    where = settings.sqlite_path or "the database at DATABASE_URL"
+    log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    tornado.log.enable_pretty_logging()
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        asyncio.run(serve())
+    except SettingsError as error:
+        log.error("%s", error)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Real clients for the tests: GraphQL over HTTP and the counter socket."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+TIMEOUT = 5.0
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class CounterSocket:
+    """A counter socket that reads JSON frames with a timeout."""
+
+    def __init__(self, connection: WebSocketClientConnection) -> None:
+        self.connection = connection
+
+    async def send(self, message: Any) -> None:
+        text = message if isinstance(message, str | bytes) else orjson.dumps(message).decode()
+        await self.connection.write_message(text, binary=isinstance(message, bytes))
+
+    async def receive(self, timeout: float = TIMEOUT) -> Any:
+        frame = await asyncio.wait_for(self.connection.read_message(), timeout)
+        assert frame is not None, "the server closed the socket"
+        return orjson.loads(frame)
+
+    async def receive_type(self, kind: str, timeout: float = TIMEOUT) -> Any:
+        """The next frame of type `kind`, skipping broadcast events."""
+        while True:
+            message = await self.receive(timeout)
+            if message["type"] == kind:
+                return message
+
+    async def nothing_more(self, wait: float = 0.2) -> None:
+        """Asserts that no frame arrives within `wait` seconds."""
+        try:
+            frame = await asyncio.wait_for(self.connection.read_message(), wait)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame {frame!r}")
+
+    async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str | None]:
+        """Waits for the server to close; returns (code, reason)."""
+        while await asyncio.wait_for(self.connection.read_message(), timeout) is not None:
+            pass
+        self.connection.close()  # Tornado's client wants this even after the server closed
+        return self.connection.close_code, self.connection.close_reason
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Clients:
+    def __init__(self, base_url: str, http: AsyncHTTPClient) -> None:
+        self.base_url = base_url
+        self.ws_url = "ws" + base_url.removeprefix("http")
+        self.http = http
+        self.sockets: list[CounterSocket] = []
+
+    def close_all(self) -> None:
+        """Closes every socket the test opened, even after a failure."""
+        for socket in self.sockets:
+            socket.close()
+
+    async def fetch(self, path: str, **kwargs: Any) -> HTTPResponse:
+        kwargs.setdefault("raise_error", False)
+        return await self.http.fetch(self.base_url + path, **kwargs)
+
+    async def graphql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        accept: str = "application/graphql-response+json",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Reply:
+        body: dict[str, Any] = {"query": query, **extra}
+        if variables is not None:
+            body["variables"] = variables
+        response = await self.fetch(
+            "/graphql",
+            method="POST",
+            body=orjson.dumps(body),
+            headers={"Content-Type": "application/json", "Accept": accept, **(headers or {})},
+        )
+        return Reply(response.code, dict(response.headers), orjson.loads(response.body))
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """Runs an operation that must succeed; returns its data."""
+        reply = await self.graphql(query, variables)
+        assert reply.status == 200, reply.body
+        assert "errors" not in reply.body, reply.body
+        return reply.body["data"]
+
+    async def counter_socket(self, name: str, snapshot: bool = True) -> CounterSocket:
+        """Opens /ws/counter/{name}; by default reads the snapshot first."""
+        connection = await websocket_connect(f"{self.ws_url}/ws/counter/{quote(name)}")
+        socket = CounterSocket(connection)
+        self.sockets.append(socket)
+        if snapshot:
+            first = await socket.receive()
+            assert first["type"] == "snapshot", first
+        return socket

@@ -1,0 +1,50 @@
+"""Fixtures: the real app on a free port, with a fresh SQLite file.
+
+pytest-tornado supplies `io_loop`, `http_server`, `http_port`,
+`base_url` and `http_client` once an `app` fixture exists; everything here
+is built on those, so moving to pytest-asyncio one day touches this file
+only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tornado.web
+
+from app import db, events
+from app.application import make_app
+from app.config import Settings
+from app.realtime.registry import Registry
+from tests.clients import Clients
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'test.db'}",
+        secret_key="test-secret-key-" + "x" * 32,
+        data_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[tornado.web.Application]:
+    application = make_app(settings)
+    yield application
+    events.set_publisher(None)
+    db.close_database()
+
+
+@pytest.fixture
+def registry(app: tornado.web.Application) -> Registry:
+    return app.settings["services"].registry
+
+
+@pytest.fixture
+def clients(http_server: object, base_url: str, http_client: object) -> Iterator[Clients]:
+    made = Clients(base_url, http_client)  # type: ignore[arg-type]
+    yield made
+    made.close_all()

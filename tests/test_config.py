@@ -1,0 +1,55 @@
+"""Settings: flags over environment over defaults, and the secret key."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import Settings, SettingsError, ensure_secret_key, load_settings
+
+
+def test_defaults_are_the_embedded_sqlite_on_localhost(tmp_path):
+    settings = load_settings([], {"DATA_DIR": str(tmp_path)})
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
+    assert settings.database_url == f"sqlite:///{tmp_path / 'app.db'}"
+    assert settings.sqlite_path == tmp_path / "app.db"
+    assert settings.debug is False
+
+
+def test_the_environment_sets_defaults_and_flags_override_it():
+    env = {
+        "PORT": "9001",
+        "DATABASE_URL": "sqlite:////tmp/x.db",
+        "DEBUG": "true",
+        "SECRET_KEY": "k",
+    }
+    settings = load_settings([], env)
+    assert (settings.port, settings.database_url, settings.debug, settings.secret_key) == (
+        9001,
+        "sqlite:////tmp/x.db",
+        True,
+        "k",
+    )
+    # A platform that sets PORT expects every interface.
+    assert settings.host == "0.0.0.0"
+    flagged = load_settings(["--port=9002", "--host=127.0.0.2", "--debug=false"], env)
+    assert (flagged.port, flagged.host, flagged.debug) == (9002, "127.0.0.2", False)
+
+
+def test_words_after_the_flags_are_the_command():
+    assert load_settings(["--port=1", "migrate"], {}).command == ("migrate",)
+
+
+def test_a_secret_key_is_generated_once_and_kept_for_sqlite(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", data_dir=tmp_path)
+    first = ensure_secret_key(settings)
+    second = ensure_secret_key(settings)
+    assert len(first.secret_key) >= 40
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_shared_database_without_secret_key_refuses_to_start(tmp_path):
+    settings = Settings(database_url="postgresql://db/app", data_dir=tmp_path)
+    with pytest.raises(SettingsError, match="SECRET_KEY is not set"):
+        ensure_secret_key(settings)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from tornado.websocket import WebSocketClosedError
-
 from app.clock import utcnow
 from app.events import CounterChanged, counter_topic
 from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.protocols import counter_ws as protocol
+from app.realtime import writer
 from app.web.base import BaseSocketHandler
 
 log = logging.getLogger(__name__)
@@ -87,9 +86,7 @@ class CounterSocketHandler(BaseSocketHandler):
         self.write_frame(protocol.encode(message))
 
     def write_frame(self, frame: bytes) -> None:
-        try:
-            self.write_message(frame).add_done_callback(_observe)
-        except WebSocketClosedError:
+        if not writer.send(self, frame):
             self.unregister()
 
     def on_close(self) -> None:
@@ -99,9 +96,3 @@ class CounterSocketHandler(BaseSocketHandler):
         if self.registered:
             self.registered = False
             self.services.registry.discard(counter_topic(self.name), self)
-
-
-def _observe(future: object) -> None:
-    """Marks a write's outcome as seen: a socket closing under a write is
-    normal (its on_close cleans up) and not worth a log line."""
-    future.exception()  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import logging
 
 import jinja2
 import tornado.web
+from tornado.routing import Rule
 
 from app import db, events
 from app.api.execution import Executor
@@ -20,6 +21,7 @@ from app.realtime.registry import Registry
 from app.services import Services
 from app.web.counter_socket import CounterSocketHandler
 from app.web.graphql_http import GraphQLHandler
+from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
 from app.web.pages import CounterPageHandler, HomeHandler
 
@@ -57,6 +59,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     routes = [
         (r"/", HomeHandler, handler_args),
         (rf"/counters/{COUNTER_NAME}", CounterPageHandler, handler_args),
+        Rule(WebSocketUpgrade(r"/graphql$"), GraphQLSocketHandler, handler_args),
         (r"/graphql", GraphQLHandler, handler_args),
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
         (r"/healthz", HealthHandler, handler_args),

@@ -37,6 +37,8 @@ class Settings:
     websocket_ping_interval: float = 25.0
     #: Largest frame a client may send; larger ones close the socket (1009).
     websocket_max_message_size: int = 64 * 1024
+    #: Seconds a graphql-transport-ws client has to send connection_init.
+    graphql_ws_init_timeout: float = 10.0
     #: Parsed and validated GraphQL documents kept in memory.
     graphql_document_cache_size: int = 512
     #: Extra positional words after the flags, such as `migrate`.

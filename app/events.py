@@ -71,6 +71,28 @@ class CounterChanged:
         return counter_topic(self.counter.name)
 
 
+def user_sockets_topic(user_id: int) -> Topic:
+    """Every open socket of one user: counted against the per-user limit."""
+    return ("user-sockets", str(user_id))
+
+
+def credential_topic(credential_id: int) -> Topic:
+    return ("credential", str(credential_id))
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRevoked:
+    """Fires when a user signs out: every socket opened with that credential
+    must close."""
+
+    credential_id: int
+    user_id: int
+
+    @property
+    def topic(self) -> Topic:
+        return credential_topic(self.credential_id)
+
+
 class Event(Protocol):
     @property
     def topic(self) -> Topic: ...

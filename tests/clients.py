@@ -97,19 +97,85 @@ class Clients:
         )
         return Reply(response.code, dict(response.headers), orjson.loads(response.body))
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> Any:
         """Runs an operation that must succeed; returns its data."""
-        reply = await self.graphql(query, variables)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        reply = await self.graphql(query, variables, headers=headers)
         assert reply.status == 200, reply.body
         assert "errors" not in reply.body, reply.body
         return reply.body["data"]
 
-    async def counter_socket(self, name: str, snapshot: bool = True) -> CounterSocket:
+    async def counter_socket(
+        self, name: str, snapshot: bool = True, token: str | None = None
+    ) -> CounterSocket:
         """Opens /ws/counter/{name}; by default reads the snapshot first."""
-        connection = await websocket_connect(f"{self.ws_url}/ws/counter/{quote(name)}")
+        url = f"{self.ws_url}/ws/counter/{quote(name)}"
+        if token is not None:
+            url += f"?token={quote(token)}"
+        connection = await websocket_connect(url)
         socket = CounterSocket(connection)
         self.sockets.append(socket)
         if snapshot:
             first = await socket.receive()
             assert first["type"] == "snapshot", first
         return socket
+
+
+class GraphQLSocket(CounterSocket):
+    """A raw graphql-transport-ws client: frames in, frames out."""
+
+    async def init(self, payload: Any = None) -> Any:
+        message: dict[str, Any] = {"type": "connection_init"}
+        if payload is not None:
+            message["payload"] = payload
+        await self.send(message)
+        ack = await self.receive()
+        assert ack["type"] == "connection_ack", ack
+        return ack
+
+    async def subscribe(
+        self, op_id: str, query: str, variables: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        payload: dict[str, Any] = {"query": query, **extra}
+        if variables is not None:
+            payload["variables"] = variables
+        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
+
+    async def next_payload(self, op_id: str, timeout: float = TIMEOUT) -> Any:
+        message = await self.receive(timeout)
+        assert message.get("id") == op_id, message
+        assert message["type"] == "next", message
+        return message["payload"]
+
+
+async def open_graphql_socket(
+    clients: Clients,
+    subprotocols: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+) -> GraphQLSocket:
+    from tornado.httpclient import HTTPRequest
+
+    request = HTTPRequest(f"{clients.ws_url}/graphql{query}", headers=headers or {})
+    connection = await websocket_connect(
+        request,
+        subprotocols=["graphql-transport-ws"] if subprotocols is None else subprotocols,
+    )
+    socket = GraphQLSocket(connection)
+    clients.sockets.append(socket)
+    return socket
+
+
+async def sign_up(clients: Clients, username: str, password: str = "correct horse") -> str:
+    """Signs a new user up over HTTP; returns their bearer token."""
+    data = await clients.data(
+        "mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { token } }",
+        {"u": username, "p": password},
+    )
+    return data["signUp"]["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -8,33 +8,14 @@ app/web/graphql_http.py. The test command installs the npm package.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
-from pathlib import Path
-
 import pytest
 
-AUDIT_DIR = Path(__file__).with_name("audit")
+from tests.node_clients import run_node
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_every_graphql_http_audit_passes(clients):
-    node = shutil.which("node")
-    assert node, "Node.js is needed for the audit; the test command installs it"
-    assert (AUDIT_DIR / "node_modules" / "graphql-http").is_dir(), (
-        "run the README's test command: it installs tests/audit's npm packages"
-    )
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(AUDIT_DIR / "run-audit.mjs"),
-        clients.base_url + "/graphql",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()
-    report = json.loads(stdout)
+    report = await run_node("run-audit.mjs", clients.base_url + "/graphql")
     failures = [r for r in report["results"] if r["status"] != "ok"]
     assert failures == []
     names = [r["name"] for r in report["results"]]

@@ -20,7 +20,7 @@ from graphql import (
     build_schema,
 )
 
-from app.api.resolvers import counters, root
+from app.api.resolvers import accounts, counters, root, subscriptions
 from app.api.scalars import install_datetime
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -36,9 +36,9 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "library": root.not_implemented("The library"),
     },
     "Mutation": {
-        "signUp": root.not_implemented("Signing up"),
-        "signIn": root.not_implemented("Signing in"),
-        "signOut": root.not_implemented("Signing out"),
+        "signUp": accounts.sign_up,
+        "signIn": accounts.sign_in,
+        "signOut": accounts.sign_out,
         "incrementCounter": counters.increment,
         "decrementCounter": counters.decrement,
         "setCounterValue": counters.set_value,
@@ -65,6 +65,12 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
     "User": {"id": root.user_id},
 }
 
+#: Subscription fields: (where the events come from, what each one resolves to).
+SUBSCRIPTIONS: dict[str, tuple[Resolver, Resolver]] = {
+    "counter": (subscriptions.subscribe_counter, subscriptions.event),
+    "channel": (subscriptions.subscribe_channel, subscriptions.event),
+}
+
 
 def build() -> GraphQLSchema:
     schema = build_schema(SDL_PATH.read_text())
@@ -73,6 +79,11 @@ def build() -> GraphQLSchema:
         assert isinstance(graphql_type, GraphQLObjectType), type_name
         for field_name, resolver in fields.items():
             graphql_type.fields[field_name].resolve = resolver
+    assert schema.subscription_type is not None
+    for field_name, (source, resolver) in SUBSCRIPTIONS.items():
+        subscription_field = schema.subscription_type.fields[field_name]
+        subscription_field.subscribe = source
+        subscription_field.resolve = resolver
     for graphql_type in schema.type_map.values():
         if isinstance(graphql_type, GraphQLInterfaceType | GraphQLUnionType):
             graphql_type.resolve_type = root.resolve_type

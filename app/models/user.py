@@ -1,11 +1,39 @@
-"""Accounts: who a visitor is when they sign in."""
+"""Accounts: signing up and signing in."""
 
 from __future__ import annotations
 
+import re
+
 import peewee
 
+from app.clock import utcnow
+from app.db import database
 from app.events import Actor
 from app.models.base import BaseModel
+from app.models.errors import InvalidInput, Unauthenticated
+from app.models.passwords import hash_password, verify_password
+
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
+PASSWORD_MIN = 8
+#: Hashing is deliberately slow; a megabyte password must not make it slower.
+PASSWORD_MAX = 1024
+WRONG_CREDENTIALS = "Wrong username or password."
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            f"A username is 3 to 32 characters of letters, digits, '_' and '-'; got {username!r}."
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"A password needs at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"A password may have at most {PASSWORD_MAX} characters.")
+    return password
 
 
 class User(BaseModel):
@@ -18,3 +46,36 @@ class User(BaseModel):
 
     def as_actor(self) -> Actor:
         return Actor(id=self.id, username=self.username, created_at=self.created_at)
+
+    @classmethod
+    def by_username(cls, username: str) -> User | None:
+        return cls.get_or_none(cls.username_key == username.lower())
+
+    @classmethod
+    async def sign_up(cls, username: str, password: str) -> User:
+        check_username(username)
+        check_password(password)
+        if cls.by_username(username) is not None:
+            raise InvalidInput(f"The username {username!r} is taken; choose another.")
+        password_hash = await hash_password(password)
+        try:
+            with database.atomic():
+                return cls.create(
+                    username=username,
+                    username_key=username.lower(),
+                    password_hash=password_hash,
+                    created_at=utcnow(),
+                )
+        except peewee.IntegrityError:
+            # Taken while we were hashing.
+            raise InvalidInput(f"The username {username!r} is taken; choose another.") from None
+
+    @classmethod
+    async def authenticate(cls, username: str, password: str) -> User:
+        """The user with these credentials; the same refusal for an unknown
+        user and a wrong password, after the same time."""
+        user = cls.by_username(username) if len(password) <= PASSWORD_MAX else None
+        stored = user.password_hash if user is not None else None
+        if not await verify_password(stored, password[:PASSWORD_MAX]) or user is None:
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        return user

@@ -1,4 +1,4 @@
-"""Base handlers: shared services, JSON and page output, error pages."""
+"""Base handlers: shared services, JSON and page output, socket plumbing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ import orjson
 import tornado.web
 import tornado.websocket
 from tornado.httputil import responses
+from tornado.ioloop import IOLoop
 
+from app.events import credential_topic, user_sockets_topic
+from app.models.auth_token import AuthToken
 from app.services import Services
+from app.web.auth import InvalidCredential, find_credential
+
+#: Sockets one user may hold open at once, across tabs and kinds.
+MAX_SOCKETS_PER_USER = 50
+SIGNED_OUT = 4403
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -39,13 +47,28 @@ class BaseHandler(tornado.web.RequestHandler):
             self.write_json({"error": reason}, status=status_code)
 
 
+class _SignOutWatch:
+    """Registered under the socket's credential: closes it on sign-out."""
+
+    def __init__(self, handler: BaseSocketHandler) -> None:
+        self.handler = handler
+
+    def deliver(self, event: object, shared: dict[object, object]) -> None:
+        # Later, so that the signOut reply itself still reaches this socket.
+        IOLoop.current().add_callback(self.handler.close, SIGNED_OUT, "Forbidden: signed out")
+
+
 class BaseSocketHandler(tornado.websocket.WebSocketHandler):
-    """What every WebSocket of ours does on open; see PERFORMANCE.md."""
+    """What every WebSocket of ours does: who it is, limits, and Nagle off."""
 
     services: Services
+    credential: AuthToken | None = None
+    allow_query_token = True
 
     def initialize(self, services: Services) -> None:
         self.services = services
+        self._watch = _SignOutWatch(self)
+        self._watched: list[tuple[str, ...]] = []
 
     def refuse(self, status: int, message: str) -> None:
         """Answers the upgrade request with an error instead of a socket."""
@@ -53,6 +76,41 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(orjson.dumps({"error": message}))
 
+    def authenticate(self) -> bool:
+        """Finds the credential at the upgrade; False after refusing."""
+        try:
+            self.credential = find_credential(self, self.allow_query_token)
+        except InvalidCredential as error:
+            self.refuse(401, str(error))
+            return False
+        if self.credential is not None and self.over_socket_limit(self.credential):
+            self.refuse(
+                429, f"You have {MAX_SOCKETS_PER_USER} sockets open, the most allowed; close one."
+            )
+            return False
+        return True
+
+    def over_socket_limit(self, credential: AuthToken) -> bool:
+        topic = user_sockets_topic(credential.user_id)
+        return len(self.services.registry.subscribers(topic)) >= MAX_SOCKETS_PER_USER
+
+    def watch(self, credential: AuthToken) -> None:
+        """Counts this socket for its user and closes it when they sign out."""
+        self.unwatch()
+        self._watched = [credential_topic(credential.id), user_sockets_topic(credential.user_id)]
+        for topic in self._watched:
+            self.services.registry.add(topic, self._watch)
+
+    def unwatch(self) -> None:
+        for topic in self._watched:
+            self.services.registry.discard(topic, self._watch)
+        self._watched = []
+
     def open(self, *args: str, **kwargs: str) -> None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
+        if self.credential is not None:
+            self.watch(self.credential)
+
+    def on_close(self) -> None:
+        self.unwatch()

@@ -35,7 +35,8 @@ class CounterSocketHandler(BaseSocketHandler):
         except DomainError as error:
             self.refuse(400, str(error))
             return
-        await super().get(*args, **kwargs)
+        if self.authenticate():
+            await super().get(*args, **kwargs)
 
     def open(self, *args: str, **kwargs: str) -> None:
         super().open()
@@ -64,7 +65,7 @@ class CounterSocketHandler(BaseSocketHandler):
             self.send(protocol.result_message(command.kind, event))
 
     def change(self, operation: protocol.Operation) -> CounterChanged:
-        actor = None
+        actor = self.credential.user if self.credential is not None else None
         if operation.kind == "increment":
             return Counter.increment(self.name, operation.number or 0, actor=actor)
         if operation.kind == "decrement":
@@ -90,6 +91,7 @@ class CounterSocketHandler(BaseSocketHandler):
             self.unregister()
 
     def on_close(self) -> None:
+        super().on_close()
         self.unregister()
 
     def unregister(self) -> None:

@@ -18,9 +18,10 @@ from urllib.parse import parse_qs
 import orjson
 from graphql import OperationType
 
-from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR
+from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
-from app.api.resolvers.base import Context
+from app.models.auth_token import AuthToken
+from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
 from app.web.base import BaseHandler
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -89,6 +90,7 @@ def _json_param(raw: str, key: str) -> Any:
 class GraphQLHandler(BaseHandler):
     SUPPORTED_METHODS = ("GET", "POST")
     media_type = JSON
+    credential: AuthToken | None = None
 
     def prepare(self) -> None:
         media_type = negotiate(self.request.headers.get("Accept", ""))
@@ -98,6 +100,10 @@ class GraphQLHandler(BaseHandler):
             )
             return
         self.media_type = media_type
+        try:
+            self.credential = find_credential(self)
+        except InvalidCredential as error:
+            self.fail(401, str(error), code=UNAUTHENTICATED)
 
     async def get(self) -> None:
         try:
@@ -158,7 +164,7 @@ class GraphQLHandler(BaseHandler):
     async def execute(
         self, prepared: Prepared, request: GraphQLRequest
     ) -> dict[str, Any] | RequestFailure:
-        context = Context(viewer=None)
+        context = build_context(self.credential, CookieSession(self))
         return await self.services.executor.run(prepared, request.variables, context)
 
     def reply(self, outcome: dict[str, Any] | RequestFailure) -> None:
@@ -168,9 +174,9 @@ class GraphQLHandler(BaseHandler):
         else:
             self.write_json(outcome, content_type=self.media_type)
 
-    def fail(self, status: int, message: str) -> None:
+    def fail(self, status: int, message: str, code: str = BAD_USER_INPUT) -> None:
         """An error about the request itself, in GraphQL's error shape."""
-        error = {"message": message, "extensions": {"code": BAD_USER_INPUT}}
+        error = {"message": message, "extensions": {"code": code}}
         self.write_json({"errors": [error]}, status=status, content_type=self.media_type)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

@@ -1,24 +1,57 @@
-"""The default field resolver and the request context."""
+"""The request context, and the default field resolver."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
+from app.events import Topic
+from app.models.auth_token import AuthToken
 from app.models.user import User
+
+
+class SessionHooks(Protocol):
+    """What a transport does when a resolver signs someone in or out
+    (over HTTP: set or clear the session cookie)."""
+
+    def signed_in(self, credential: AuthToken, token: str) -> None: ...
+
+    def signed_out(self) -> None: ...
+
+
+class NoSession:
+    """For transports without cookies: sockets."""
+
+    def signed_in(self, credential: AuthToken, token: str) -> None:
+        pass
+
+    def signed_out(self) -> None:
+        pass
+
+
+def _no_streams(topic: Topic) -> AsyncIterator[object]:
+    raise RuntimeError("subscriptions need a socket transport")
 
 
 @dataclass(slots=True)
 class Context:
-    """What every resolver may know about the request it serves."""
+    """What every resolver may know about the request it serves.
+
+    One builder per transport fills it (see app.web.auth), and HTTP and
+    WebSocket operations run through the same executor with it.
+    """
 
     viewer: User | None = None
-    #: Per-request scratch space (for example, loaded rows to reuse).
-    cache: dict[object, object] = field(default_factory=dict)
+    #: The credential this request was made with, if any.
+    credential: AuthToken | None = None
+    session: SessionHooks = field(default_factory=NoSession)
+    #: Opens a live stream of the events on a topic (sockets only).
+    listen: Callable[[Topic], AsyncIterator[object]] = _no_streams
 
 
 @lru_cache(maxsize=1024)

@@ -1,0 +1,63 @@
+"""Credentials: the random tokens behind bearer headers and session cookies.
+
+A token is 256 random bits, shown to its owner once and stored only as its
+SHA-256 hash. Looking a token up by its hash is safe against timing: an
+attacker who varies the token varies the whole hash unpredictably, so how
+long the index lookup takes says nothing about any stored token.
+
+Signing out revokes the token and publishes `CredentialRevoked`, which
+closes every socket opened with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import peewee
+
+from app.clock import utcnow
+from app.db import database
+from app.events import CredentialRevoked, publish
+from app.models.base import BaseModel
+from app.models.user import User
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuthToken(BaseModel):
+    user = peewee.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    created_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+
+    @classmethod
+    def issue(cls, user: User) -> tuple[AuthToken, str]:
+        """A new credential for `user`, and the token that proves it."""
+        token = secrets.token_urlsafe(32)
+        row = cls.create(user=user, token_hash=_digest(token), created_at=utcnow())
+        return row, token
+
+    @classmethod
+    def find(cls, token: str) -> AuthToken | None:
+        """The live credential for `token` (with its user), or None."""
+        if not token or len(token) > 256:
+            return None
+        return (
+            cls.select(cls, User)
+            .join(User)
+            .where((cls.token_hash == _digest(token)) & cls.revoked_at.is_null())
+            .first()
+        )
+
+    def revoke(self) -> None:
+        with database.atomic():
+            revoked = (
+                AuthToken.update(revoked_at=utcnow())
+                .where((AuthToken.id == self.id) & AuthToken.revoked_at.is_null())
+                .execute()
+            )
+        if revoked:
+            publish(CredentialRevoked(credential_id=self.id, user_id=self.user_id))

@@ -1,0 +1,289 @@
+"""The graphql-transport-ws protocol (graphql-ws's PROTOCOL.md), one session
+per socket, free of Tornado and of GraphQL execution.
+
+The session parses client messages, keeps the connection's state
+(awaiting init, acknowledged, closed) and its operations, and speaks
+through two narrow interfaces: a `Transport` (send a message, close) and
+an `Application` (accept an init payload; run one operation as an async
+iterator of results). Close codes and reasons are those of the reference
+server, so clients react to them as they were written to.
+
+Traps this session avoids, each learnt elsewhere:
+- The connection is marked acknowledged before `connection_ack` is sent,
+  so a client's immediate `subscribe` is never a false 4401.
+- An operation's id is reserved the moment `subscribe` arrives, before
+  parsing and validation, so a duplicate during preparation is still
+  4409; a `complete` during preparation drops the result.
+- Each operation runs in its own task: Tornado awaits `on_message`
+  before reading the next frame, and one slow operation must not stall
+  the socket.
+- After an `error` message no `complete` follows; after the client's own
+  `complete` the server sends nothing more for that id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NotRequired, Protocol, TypedDict
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "graphql-transport-ws"
+
+# Close codes, with the reference server's reasons.
+BAD_REQUEST = 4400
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+SUBPROTOCOL_NOT_ACCEPTABLE = 4406
+INIT_TIMEOUT = 4408
+DUPLICATE_OPERATION = 4409
+TOO_MANY_INIT = 4429
+INTERNAL_ERROR = 4500
+
+#: Operations one connection may run at once.
+MAX_OPERATIONS = 100
+
+
+class SubscribePayload(TypedDict):
+    query: str
+    operationName: NotRequired[str | None]
+    variables: NotRequired[dict[str, Any] | None]
+    extensions: NotRequired[dict[str, Any] | None]
+
+
+class NextMessage(TypedDict):
+    id: str
+    type: str
+    payload: dict[str, Any]
+
+
+class ErrorMessage(TypedDict):
+    id: str
+    type: str
+    payload: list[dict[str, Any]]
+
+
+class OperationError(Exception):
+    """The operation failed as a whole: the client gets an `error` message."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "operation failed")
+        self.errors = errors
+
+
+class Refused(Exception):
+    """The init payload is not acceptable; the socket closes with `code`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Transport(Protocol):
+    def send(self, message: dict[str, Any]) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Application(Protocol):
+    def connect(self, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Accepts the init payload (returning the ack payload) or raises
+        `Refused`."""
+
+    def run(self, payload: SubscribePayload) -> AsyncIterator[dict[str, Any]]:
+        """The results of one operation; raises `OperationError`."""
+
+
+class State(enum.Enum):
+    AWAITING_INIT = "awaiting init"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+def _optional_object(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def _valid_subscribe(message: dict[str, Any]) -> bool:
+    op_id, payload = message.get("id"), message.get("payload")
+    if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
+        return False
+    return (
+        isinstance(payload.get("query"), str)
+        and _optional_object(payload.get("variables"))
+        and _optional_object(payload.get("extensions"))
+        and isinstance(payload.get("operationName") or "", str)
+    )
+
+
+class Session:
+    def __init__(self, transport: Transport, application: Application) -> None:
+        self.transport = transport
+        self.application = application
+        self.state = State.AWAITING_INIT
+        self.operations: dict[str, asyncio.Task[None]] = {}
+
+    # ---------------------------------------------------------- receiving
+
+    def receive(self, frame: str | bytes) -> None:
+        """Handles one client frame; never raises."""
+        if self.state is State.CLOSED:
+            return
+        if isinstance(frame, bytes):
+            self.close(BAD_REQUEST, "Binary frames are not part of graphql-transport-ws")
+            return
+        try:
+            message = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            self.close(BAD_REQUEST, "Invalid message received: not JSON")
+            return
+        if not isinstance(message, dict):
+            self.close(BAD_REQUEST, "Invalid message received: not a JSON object")
+            return
+        handler = self._handlers.get(message.get("type"))  # type: ignore[arg-type]
+        if handler is None:
+            self.close(BAD_REQUEST, "Invalid message received: unknown type")
+            return
+        try:
+            handler(self, message)
+        except Exception:
+            log.exception("graphql-transport-ws session failed on a %s", message.get("type"))
+            self.close(INTERNAL_ERROR, "Internal server error")
+
+    def _on_init(self, message: dict[str, Any]) -> None:
+        if self.state is not State.AWAITING_INIT:
+            self.close(TOO_MANY_INIT, "Too many initialisation requests")
+            return
+        payload = message.get("payload")
+        if not _optional_object(payload):
+            self.close(BAD_REQUEST, "Invalid message received: payload must be an object")
+            return
+        try:
+            ack_payload = self.application.connect(payload)
+        except Refused as refusal:
+            self.close(refusal.code, refusal.reason)
+            return
+        self.state = State.ACKNOWLEDGED  # before the ack: see the module docstring
+        ack: dict[str, Any] = {"type": "connection_ack"}
+        if ack_payload is not None:
+            ack["payload"] = ack_payload
+        self.transport.send(ack)
+
+    def _on_ping(self, message: dict[str, Any]) -> None:
+        if not _optional_object(message.get("payload")):
+            self.close(BAD_REQUEST, "Invalid message received: payload must be an object")
+            return
+        pong: dict[str, Any] = {"type": "pong"}
+        if "payload" in message:
+            pong["payload"] = message["payload"]
+        self.transport.send(pong)
+
+    def _on_pong(self, message: dict[str, Any]) -> None:
+        """A heartbeat or an answer to our ping: nothing to do."""
+
+    def _on_subscribe(self, message: dict[str, Any]) -> None:
+        if self.state is not State.ACKNOWLEDGED:
+            self.close(UNAUTHORIZED, "Unauthorized")
+            return
+        if not _valid_subscribe(message):
+            self.close(BAD_REQUEST, "Invalid message received: malformed subscribe")
+            return
+        op_id: str = message["id"]
+        if op_id in self.operations:
+            self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id[:80]} already exists")
+            return
+        if len(self.operations) >= MAX_OPERATIONS:
+            self.send_error(
+                op_id,
+                [
+                    {
+                        "message": f"At most {MAX_OPERATIONS} operations may run at once on "
+                        "one connection; complete some first.",
+                        "extensions": {"code": "BAD_USER_INPUT"},
+                    }
+                ],
+            )
+            return
+        task = asyncio.ensure_future(self._run(op_id, message["payload"]))
+        self.operations[op_id] = task
+
+    def _on_complete(self, message: dict[str, Any]) -> None:
+        op_id = message.get("id")
+        if not isinstance(op_id, str):
+            self.close(BAD_REQUEST, "Invalid message received: complete needs an id")
+            return
+        task = self.operations.pop(op_id, None)
+        if task is not None:
+            task.cancel()
+
+    _handlers: dict[str, Callable[[Session, dict[str, Any]], None]] = {
+        "connection_init": _on_init,
+        "ping": _on_ping,
+        "pong": _on_pong,
+        "subscribe": _on_subscribe,
+        "complete": _on_complete,
+    }
+
+    # ---------------------------------------------------------- operations
+
+    def _owns(self, op_id: str) -> bool:
+        return self.operations.get(op_id) is asyncio.current_task()
+
+    async def _run(self, op_id: str, payload: SubscribePayload) -> None:
+        results = self.application.run(payload)
+        try:
+            async for result in results:
+                if not self._owns(op_id):
+                    return
+                self.transport.send({"id": op_id, "type": "next", "payload": result})
+            if self._owns(op_id):
+                self.transport.send({"id": op_id, "type": "complete"})
+        except OperationError as failure:
+            if self._owns(op_id):
+                self.send_error(op_id, failure.errors)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("operation %s failed", op_id)
+            if self._owns(op_id):
+                self.send_error(
+                    op_id,
+                    [
+                        {
+                            "message": "Internal server error.",
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        }
+                    ],
+                )
+        finally:
+            await results.aclose()  # type: ignore[attr-defined]
+            if self._owns(op_id):
+                del self.operations[op_id]
+
+    def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
+        self.transport.send({"id": op_id, "type": "error", "payload": errors})
+
+    # ------------------------------------------------------------ closing
+
+    def init_timed_out(self) -> None:
+        if self.state is State.AWAITING_INIT:
+            self.close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.transport.close(code, reason)
+        self.closed()
+
+    def closed(self) -> None:
+        """The socket is gone: stop every operation."""
+        self.state = State.CLOSED
+        operations, self.operations = self.operations, {}
+        for task in operations.values():
+            task.cancel()

@@ -1,0 +1,92 @@
+"""Who is making a request, and the GraphQL context built from it.
+
+Three ways to present a credential, all the same random token underneath
+(see app.models.auth_token): an `Authorization: Bearer` header, a signed
+HttpOnly session cookie set by signing in over HTTP, and, on sockets only,
+`?token=` (browsers cannot set headers on a WebSocket). A bearer token
+that is present but invalid or revoked is refused (401); a stale session
+cookie counts as no session, so an old browser tab keeps working,
+anonymously.
+
+Cross-site request forgery: a cookie-authenticated POST to /graphql must
+carry `Content-Type: application/json` (anything else is 415). A page on
+another site cannot send that without a CORS preflight, which this server
+does not grant, and GET never runs mutations; so another site cannot make
+a signed-in browser change anything. (Page forms, which post form data,
+use Tornado's xsrf check instead.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import tornado.web
+
+from app.api.resolvers.base import Context, NoSession, SessionHooks
+from app.events import Topic
+from app.models.auth_token import AuthToken
+
+SESSION_COOKIE = "session"
+SESSION_DAYS = 30
+
+
+class InvalidCredential(Exception):
+    """A credential was presented and is not valid; the message says why."""
+
+
+def find_credential(
+    handler: tornado.web.RequestHandler, allow_query_token: bool = False
+) -> AuthToken | None:
+    """The request's live credential, None for anonymous, or raises."""
+    token = None
+    header = handler.request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidCredential("The Authorization header must be `Bearer <token>`.")
+    elif allow_query_token:
+        token = handler.get_query_argument("token", None)
+    if token is not None:
+        credential = AuthToken.find(token)
+        if credential is None:
+            raise InvalidCredential("That token is invalid or has been revoked; sign in again.")
+        return credential
+    cookie = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+    return AuthToken.find(cookie.decode()) if cookie else None
+
+
+class CookieSession(SessionHooks):
+    """Signing in or out over HTTP sets or clears the session cookie."""
+
+    def __init__(self, handler: tornado.web.RequestHandler) -> None:
+        self.handler = handler
+
+    def signed_in(self, credential: AuthToken, token: str) -> None:
+        self.handler.set_signed_cookie(
+            SESSION_COOKIE,
+            token,
+            expires_days=SESSION_DAYS,
+            httponly=True,
+            samesite="Lax",
+            secure=self.handler.request.protocol == "https",
+        )
+
+    def signed_out(self) -> None:
+        self.handler.clear_cookie(SESSION_COOKIE)
+
+
+def build_context(
+    credential: AuthToken | None,
+    session: SessionHooks | None = None,
+    listen: Callable[[Topic], AsyncIterator[object]] | None = None,
+) -> Context:
+    """The one context builder, for HTTP and sockets alike."""
+    context = Context(
+        viewer=credential.user if credential is not None else None,
+        credential=credential,
+        session=session or NoSession(),
+    )
+    if listen is not None:
+        context.listen = listen
+    return context

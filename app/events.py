@@ -120,3 +120,118 @@ def publish(event: Event) -> None:
         _publisher(event.topic, event)
     except Exception:
         log.exception("broadcast of %s failed; the change itself is saved", event)
+
+
+# ------------------------------------------------------------------ library
+# Every change to a user's library, to that user's "library" channel only.
+
+
+def library_topic(owner_id: int) -> Topic:
+    return user_topic(owner_id, "library")
+
+
+@dataclass(frozen=True, slots=True)
+class StoryData:
+    """A story as it was right after a change."""
+
+    id: int
+    owner_id: int
+    url: str
+    title: str
+    description: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TagData:
+    """A tag as it was right after a change."""
+
+    id: int
+    owner_id: int
+    name: str
+    color: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryEvent:
+    owner_id: int
+
+    @property
+    def topic(self) -> Topic:
+        return library_topic(self.owner_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCreated(LibraryEvent):
+    """Fires when a story is added; `library:change` follows."""
+
+    story: StoryData
+    type: str = "story:create"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdated(LibraryEvent):
+    """Fires when a story's title or description actually changed."""
+
+    story: StoryData
+    type: str = "story:update"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDeleted(LibraryEvent):
+    """Fires when a story (and its tag links) is removed; `library:change` follows."""
+
+    story_id: int
+    type: str = "story:delete"
+
+
+@dataclass(frozen=True, slots=True)
+class TagCreated(LibraryEvent):
+    """Fires when a tag is created; `library:change` follows."""
+
+    tag: TagData
+    type: str = "tag:create"
+
+
+@dataclass(frozen=True, slots=True)
+class TagUpdated(LibraryEvent):
+    """Fires when a tag's name or colour actually changed."""
+
+    tag: TagData
+    type: str = "tag:update"
+
+
+@dataclass(frozen=True, slots=True)
+class TagDeleted(LibraryEvent):
+    """Fires when a tag is removed (from every story too); `library:change` follows."""
+
+    tag_id: int
+    type: str = "tag:delete"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryTagged(LibraryEvent):
+    """Fires when tags were newly attached to a story; lists only those."""
+
+    story_id: int
+    tag_ids: tuple[int, ...]
+    type: str = "story:tag"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUntagged(LibraryEvent):
+    """Fires when tags were actually detached from a story; lists only those."""
+
+    story_id: int
+    tag_ids: tuple[int, ...]
+    type: str = "story:untag"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryChanged(LibraryEvent):
+    """Follows every change of the library's totals."""
+
+    total_stories: int
+    total_tags: int
+    type: str = "library:change"

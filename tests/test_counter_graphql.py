@@ -266,11 +266,3 @@ async def test_400_concurrent_increments_from_8_clients_count_exactly_400(client
             break
         after = page["pageInfo"]["endCursor"]
     assert rows == 400
-
-
-@pytest.mark.gen_test
-async def test_library_and_auth_fields_say_they_are_not_built_yet(clients):
-    reply = await clients.graphql("{ library { tags { totalCount } } }")
-    error = reply.body["errors"][0]
-    assert error["extensions"]["code"] == "NOT_IMPLEMENTED"
-    assert "not available" in error["message"]

@@ -336,3 +336,19 @@ async def test_signing_out_closes_that_credentials_sockets_with_4403(clients):
     assert await bystander.receive() == {"type": "pong"}
     # The token is dead for HTTP as well.
     assert (await clients.graphql("{ viewer { username } }", headers=bearer(token))).status == 401
+
+
+@pytest.mark.gen_test
+async def test_a_field_error_in_one_event_arrives_as_next_and_the_subscription_goes_on(clients):
+    socket = await acked(clients)
+    await socket.subscribe(
+        "e",
+        'subscription { counter(name: "erring") { value metadata { history(first: 500) { totalCount } } } }',
+    )
+    await asyncio.sleep(0.05)
+    for _ in range(2):  # one next per event: the stream stays open after an error
+        await clients.data('mutation { incrementCounter(name: "erring") { value } }')
+        payload = await socket.next_payload("e")
+        assert payload["data"] is None
+        assert payload["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert payload["errors"][0]["path"] == ["counter", "metadata", "history"]

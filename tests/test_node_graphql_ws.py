@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.documents import LIBRARY_SUBSCRIPTION
 from tests.node_clients import run_node
 
 
@@ -36,3 +37,39 @@ async def test_the_npm_graphql_ws_client_signs_up_and_hears_counter_changes(clie
         },
         {"data": {"counter": {"type": "reset", "value": 0, "actor": {"username": "node_user"}}}},
     ]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_npm_client_hears_library_changes_in_order_with_only_the_selected_fields(
+    clients, tmp_path
+):
+    plan = {
+        "baseUrl": clients.base_url,
+        "username": "node_reader",
+        "password": "correct horse",
+        "subscriptions": {"library": LIBRARY_SUBSCRIPTION},
+        "mutations": [
+            'mutation { createStory(url: "https://example.com/1", title: "One") { id } }',
+            'mutation { createTag(name: "Node", color: "#ABC") { id } }',
+            'mutation { createStory(url: "https://example.com/2", title: "Two", description: "2") { id } }',
+        ],
+        "expect": {"library": 6},
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    result = await run_node("graphql-ws-client.mjs", str(plan_file))
+    assert result["errors"] == []
+    channel = [event["data"]["channel"] for event in result["events"]["library"]]
+    assert [event["type"] for event in channel] == [
+        "story:create",
+        "library:change",
+        "tag:create",
+        "library:change",
+        "story:create",
+        "library:change",
+    ]
+    assert set(channel[0]) == {"type", "story"}
+    assert set(channel[0]["story"]) == {"id", "url", "title", "description", "createdAt"}
+    assert channel[2]["tag"]["color"] == "#abc"
+    assert channel[4]["story"]["description"] == "2"
+    assert channel[5] == {"type": "library:change", "totalStories": 2, "totalTags": 1}

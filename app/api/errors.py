@@ -31,20 +31,12 @@ INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 #: The document is GraphQL but not valid against the schema.
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-#: The feature behind this field lands with a later release.
-NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
-
-
-class NotImplementedYet(DomainError):
-    """A field whose feature is not built yet; says which."""
-
 
 _CODES: tuple[tuple[type[DomainError], str], ...] = (
     (InvalidInput, BAD_USER_INPUT),
     (NotFound, NOT_FOUND),
     (Unauthenticated, UNAUTHENTICATED),
     (Forbidden, FORBIDDEN),
-    (NotImplementedYet, NOT_IMPLEMENTED),
 )
 
 

@@ -20,7 +20,7 @@ from graphql import (
     build_schema,
 )
 
-from app.api.resolvers import accounts, counters, root, subscriptions
+from app.api.resolvers import accounts, counters, library, root, subscriptions
 from app.api.scalars import install_datetime
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -33,7 +33,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "viewer": root.viewer,
         "counter": counters.counter,
         "counters": counters.counters,
-        "library": root.not_implemented("The library"),
+        "library": library.library,
     },
     "Mutation": {
         "signUp": accounts.sign_up,
@@ -43,19 +43,14 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "decrementCounter": counters.decrement,
         "setCounterValue": counters.set_value,
         "resetCounter": counters.reset,
-        **{
-            name: root.not_implemented("The library")
-            for name in (
-                "createStory",
-                "updateStory",
-                "deleteStory",
-                "createTag",
-                "updateTag",
-                "deleteTag",
-                "tagStory",
-                "untagStory",
-            )
-        },
+        "createStory": library.create_story,
+        "updateStory": library.update_story,
+        "deleteStory": library.delete_story,
+        "createTag": library.create_tag,
+        "updateTag": library.update_tag,
+        "deleteTag": library.delete_tag,
+        "tagStory": library.tag_story,
+        "untagStory": library.untag_story,
     },
     "Counter": {
         "id": counters.counter_id,
@@ -63,6 +58,13 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
     },
     "CounterUpdateEvent": {"metadata": counters.counter_update_metadata},
     "User": {"id": root.user_id},
+    "Library": {"stories": library.library_stories, "tags": library.library_tags},
+    "Story": {"id": library.story_id, "tags": library.story_tags},
+    "Tag": {"id": library.tag_id, "stories": library.tag_stories},
+    "StoryDeleteEvent": {"deletedStoryId": library.deleted_story_id},
+    "TagDeleteEvent": {"deletedTagId": library.deleted_tag_id},
+    "StoryTagEvent": {"storyId": library.event_story_id, "tagIds": library.event_tag_ids},
+    "StoryUntagEvent": {"storyId": library.event_story_id, "tagIds": library.event_tag_ids},
 }
 
 #: Subscription fields: (where the events come from, what each one resolves to).

@@ -7,12 +7,14 @@ from typing import Any
 
 from graphql import GraphQLAbstractType, GraphQLResolveInfo
 
-from app.api.errors import NotImplementedYet
+from app import events
+from app.api.resolvers import library
 from app.api.resolvers.base import Context
 from app.events import Actor, CounterSnapshot
 from app.ids import from_global_id, to_global_id
 from app.models.counter import Counter
 from app.models.errors import InvalidInput
+from app.models.library import Story, Tag
 from app.models.user import User
 
 
@@ -31,6 +33,8 @@ def _user(key: str, _context: Context) -> User | None:
 NODE_LOADERS: dict[str, Callable[[str, Context], object | None]] = {
     "Counter": _counter,
     "User": _user,
+    "Story": library.load_story,
+    "Tag": library.load_tag,
 }
 
 
@@ -58,15 +62,21 @@ TYPE_NAMES: dict[type, str] = {
     CounterSnapshot: "Counter",
     User: "User",
     Actor: "User",
+    Story: "Story",
+    events.StoryData: "Story",
+    Tag: "Tag",
+    events.TagData: "Tag",
+    events.StoryCreated: "StoryCreateEvent",
+    events.StoryUpdated: "StoryUpdateEvent",
+    events.StoryDeleted: "StoryDeleteEvent",
+    events.TagCreated: "TagCreateEvent",
+    events.TagUpdated: "TagUpdateEvent",
+    events.TagDeleted: "TagDeleteEvent",
+    events.StoryTagged: "StoryTagEvent",
+    events.StoryUntagged: "StoryUntagEvent",
+    events.LibraryChanged: "LibraryChangeEvent",
 }
 
 
 def resolve_type(value: Any, _info: GraphQLResolveInfo, _type: GraphQLAbstractType) -> str | None:
     return TYPE_NAMES.get(type(value))
-
-
-def not_implemented(feature: str) -> Callable[..., Any]:
-    def resolver(*_args: Any, **_kwargs: Any) -> Any:
-        raise NotImplementedYet(f"{feature} is not available in this release yet.")
-
-    return resolver

@@ -1,0 +1,211 @@
+"""The library: the viewer's stories and tags, and every change to them.
+
+Every resolver works on the viewer's own rows; ids of anyone else's are
+NOT_FOUND, exactly like ids that never existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from app.api.pagination import check_first, connection, decode_cursor, encode_cursor
+from app.api.resolvers.base import Context
+from app.events import StoryData, TagData
+from app.ids import from_global_id, to_global_id
+from app.models.errors import InvalidInput, NotFound, Unauthenticated
+from app.models.library import Story, Tag
+from app.models.user import User
+
+StoryLike = Story | StoryData
+TagLike = Tag | TagData
+
+
+def viewer_of(info: GraphQLResolveInfo) -> User:
+    context: Context = info.context
+    if context.viewer is None:
+        raise Unauthenticated("The library needs a signed-in user; sign in first.")
+    return context.viewer
+
+
+def decode_id(global_id: str, type_name: str) -> int:
+    """The key of a `type_name` global id; NotFound for another type."""
+    decoded = from_global_id(global_id)
+    if decoded is None:
+        raise InvalidInput(f"{global_id!r} is not an id this server made.")
+    found_type, key = decoded
+    if found_type != type_name or not key.isdigit():
+        raise NotFound(f"No such {type_name.lower()} in your library.")
+    return int(key)
+
+
+def _before(after: str | None) -> int | None:
+    if after is None:
+        return None
+    (raw,) = decode_cursor(after, 1)
+    if not raw.isdigit():
+        raise InvalidInput(f"The cursor {after!r} is not one this server made.")
+    return int(raw)
+
+
+def _story_page(owner_id: int, first: int, after: str | None, tag_id: int | None) -> Any:
+    check_first(first)
+    rows = Story.page(owner_id, first + 1, _before(after), tag_id)
+    tags = Story.tags_of(story.id for story in rows[:first])
+    for story in rows[:first]:
+        story.prefetched_tags = tags[story.id]
+    return connection(
+        rows,
+        first,
+        after,
+        lambda story: encode_cursor(story.id),
+        lambda: Story.count_for(owner_id, tag_id),
+    )
+
+
+# ------------------------------------------------------------------ queries
+
+
+def library(_root: None, info: GraphQLResolveInfo) -> User:
+    return viewer_of(info)
+
+
+def library_stories(
+    owner: User,
+    _info: GraphQLResolveInfo,
+    first: int,
+    after: str | None = None,
+    tagId: str | None = None,
+) -> Any:
+    tag_id = None
+    if tagId is not None:
+        tag_id = Tag.owned(owner, decode_id(tagId, "Tag")).id
+    return _story_page(owner.id, first, after, tag_id)
+
+
+def library_tags(
+    owner: User, _info: GraphQLResolveInfo, first: int, after: str | None = None
+) -> Any:
+    check_first(first)
+    position = None
+    if after is not None:
+        key, raw_id = decode_cursor(after, 2)
+        if not raw_id.isdigit():
+            raise InvalidInput(f"The cursor {after!r} is not one this server made.")
+        position = (key, int(raw_id))
+    rows = Tag.page(owner, first + 1, position)
+    return connection(
+        rows,
+        first,
+        after,
+        lambda tag: encode_cursor(tag.name_key, tag.id),
+        lambda: Tag.count_for(owner.id),
+    )
+
+
+def story_id(source: StoryLike, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Story", source.id)
+
+
+def story_tags(source: StoryLike, _info: GraphQLResolveInfo) -> list[Tag]:
+    prefetched = getattr(source, "prefetched_tags", None)
+    if prefetched is not None:
+        return prefetched
+    return Story.tags_of([source.id])[source.id]
+
+
+def tag_id(source: TagLike, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Tag", source.id)
+
+
+def tag_stories(
+    source: TagLike, _info: GraphQLResolveInfo, first: int, after: str | None = None
+) -> Any:
+    return _story_page(source.owner_id, first, after, source.id)
+
+
+# ---------------------------------------------------------------- mutations
+
+
+def create_story(
+    _root: None, info: GraphQLResolveInfo, url: str, title: str, description: str | None = None
+) -> Story:
+    return Story.create_for(viewer_of(info), url, title, description)
+
+
+def update_story(_root: None, info: GraphQLResolveInfo, id: str, **changes: Any) -> Story:
+    return Story.owned(viewer_of(info), decode_id(id, "Story")).edit(changes)
+
+
+def delete_story(_root: None, info: GraphQLResolveInfo, id: str) -> str:
+    Story.owned(viewer_of(info), decode_id(id, "Story")).remove()
+    return id
+
+
+def create_tag(_root: None, info: GraphQLResolveInfo, name: str, color: str) -> Tag:
+    return Tag.create_for(viewer_of(info), name, color)
+
+
+def update_tag(_root: None, info: GraphQLResolveInfo, id: str, **changes: Any) -> Tag:
+    return Tag.owned(viewer_of(info), decode_id(id, "Tag")).edit(changes)
+
+
+def delete_tag(_root: None, info: GraphQLResolveInfo, id: str) -> str:
+    Tag.owned(viewer_of(info), decode_id(id, "Tag")).remove()
+    return id
+
+
+def _story_and_tags(
+    info: GraphQLResolveInfo, story_id: str, tag_ids: list[str]
+) -> tuple[Story, list[Tag]]:
+    owner = viewer_of(info)
+    story = Story.owned(owner, decode_id(story_id, "Story"))
+    tags = Tag.owned_many(owner, [decode_id(tag_id, "Tag") for tag_id in tag_ids])
+    return story, tags
+
+
+def tag_story(_root: None, info: GraphQLResolveInfo, storyId: str, tagIds: list[str]) -> Story:
+    story, tags = _story_and_tags(info, storyId, tagIds)
+    story.attach(tags)
+    return story
+
+
+def untag_story(_root: None, info: GraphQLResolveInfo, storyId: str, tagIds: list[str]) -> Story:
+    story, tags = _story_and_tags(info, storyId, tagIds)
+    story.detach(tags)
+    return story
+
+
+# ------------------------------------------------------------------- events
+
+
+def deleted_story_id(event: Any, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Story", event.story_id)
+
+
+def deleted_tag_id(event: Any, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Tag", event.tag_id)
+
+
+def event_story_id(event: Any, _info: GraphQLResolveInfo) -> str:
+    return to_global_id("Story", event.story_id)
+
+
+def event_tag_ids(event: Any, _info: GraphQLResolveInfo) -> list[str]:
+    return [to_global_id("Tag", tag) for tag in event.tag_ids]
+
+
+# --------------------------------------------------------------------- node
+
+
+def load_story(key: str, context: Context) -> Story | None:
+    if context.viewer is None or not key.isdigit():
+        return None
+    return Story.find_owned(context.viewer.id, int(key))
+
+
+def load_tag(key: str, context: Context) -> Tag | None:
+    if context.viewer is None or not key.isdigit():
+        return None
+    return Tag.find_owned(context.viewer.id, int(key))

@@ -17,13 +17,15 @@ from app import db, events
 from app.api.execution import Executor
 from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
+from app.ids import to_global_id
 from app.realtime.registry import Registry
 from app.services import Services
+from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler
 from app.web.counter_socket import CounterSocketHandler
 from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
-from app.web.pages import CounterPageHandler, HomeHandler
+from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,16 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
         log.error("%d %s %s", status, request.method, request.uri)
 
 
+def templates(settings: Settings) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        auto_reload=settings.debug,
+    )
+    environment.globals["gid"] = to_global_id
+    return environment
+
+
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
@@ -49,16 +61,17 @@ def make_app(settings: Settings) -> tornado.web.Application:
         settings=settings,
         executor=Executor(build_schema(), settings.graphql_document_cache_size),
         registry=registry,
-        templates=jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-            autoescape=True,
-            auto_reload=settings.debug,
-        ),
+        templates=templates(settings),
     )
     handler_args = {"services": services}
     routes = [
         (r"/", HomeHandler, handler_args),
+        (r"/counters", CountersPageHandler, handler_args),
         (rf"/counters/{COUNTER_NAME}", CounterPageHandler, handler_args),
+        (r"/library", LibraryPageHandler, handler_args),
+        (r"/signup", SignUpPageHandler, handler_args),
+        (r"/login", LogInPageHandler, handler_args),
+        (r"/logout", LogOutHandler, handler_args),
         Rule(WebSocketUpgrade(r"/graphql$"), GraphQLSocketHandler, handler_args),
         (r"/graphql", GraphQLHandler, handler_args),
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
@@ -69,6 +82,9 @@ def make_app(settings: Settings) -> tornado.web.Application:
         services=services,
         static_path=str(STATIC_DIR),
         cookie_secret=settings.secret_key,
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
+        login_url="/login",
         debug=settings.debug,
         log_function=_log_request,
         websocket_ping_interval=settings.websocket_ping_interval,

@@ -266,3 +266,15 @@ async def test_400_concurrent_increments_from_8_clients_count_exactly_400(client
             break
         after = page["pageInfo"]["endCursor"]
     assert rows == 400
+
+
+@pytest.mark.gen_test
+async def test_an_explicit_null_amount_means_the_default_of_one(clients):
+    data = await clients.data(
+        'mutation($a: Int) { incrementCounter(name: "nulled", amount: $a) { value } }', {"a": None}
+    )
+    assert data["incrementCounter"]["value"] == 1
+    data = await clients.data(
+        'mutation { decrementCounter(name: "nulled", amount: null) { value } }'
+    )
+    assert data["decrementCounter"]["value"] == 0

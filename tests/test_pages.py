@@ -22,7 +22,7 @@ async def test_the_counter_page_shows_the_current_value(clients):
     html = response.body.decode()
     assert response.code == 200
     assert 'aria-label="Counter value"' in html
-    assert ">1234</output>" in html
+    assert ">1234</div>" in html
     assert 'role="status"' in html
 
 

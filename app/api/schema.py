@@ -8,6 +8,7 @@ name below, so the SDL stays the single description of the API.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,35 @@ def build() -> GraphQLSchema:
     assert isinstance(datetime_type, GraphQLScalarType)
     install_datetime(datetime_type)
     return schema
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSummary:
+    """One named type of the schema, as the explorer page lists it."""
+
+    name: str
+    kind: str
+    description: str | None
+    fields: list[str]
+
+
+def type_summaries(schema: GraphQLSchema) -> list[TypeSummary]:
+    """The schema's own types, root types first, for people to read."""
+    roots = ["Query", "Mutation", "Subscription"]
+    summaries = []
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or name in ("String", "Int", "Boolean", "ID", "Float"):
+            continue
+        fields: list[str] = []
+        if isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType):
+            for field_name, field in graphql_type.fields.items():
+                args = ", ".join(f"{a}: {arg.type}" for a, arg in field.args.items())
+                fields.append(f"{field_name}{f'({args})' if args else ''}: {field.type}")
+        elif isinstance(graphql_type, GraphQLUnionType):
+            fields = [str(member) for member in graphql_type.types]
+        kind = type(graphql_type).__name__.removeprefix("GraphQL").removesuffix("Type").lower()
+        summaries.append(TypeSummary(name, kind, graphql_type.description, fields))
+    return sorted(
+        summaries,
+        key=lambda t: (t.name not in roots, roots.index(t.name) if t.name in roots else 0, t.name),
+    )

@@ -81,6 +81,9 @@ class Counter(BaseModel):
             )
         return list(query.limit(limit))
 
+    def recent_history(self, limit: int = 20) -> list[CounterOperation]:
+        return CounterOperation.page(self.id, limit)
+
     @classmethod
     def stored_count(cls) -> int:
         return cls.select().count()

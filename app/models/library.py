@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -355,3 +356,22 @@ class StoryTag(BaseModel):
 
     class Meta:
         indexes = ((("story", "tag"), True), (("tag",), False))
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The first page of a library, with its tags and totals, for a page."""
+
+    stories: list[Story]
+    tags: list[Tag]
+    total_stories: int
+    total_tags: int
+
+
+def overview(owner: User, limit: int = 100) -> Overview:
+    stories = Story.page(owner.id, limit)
+    tags = Story.tags_of(story.id for story in stories)
+    for story in stories:
+        story.prefetched_tags = tags[story.id]
+    total_stories, total_tags = totals(owner.id)
+    return Overview(stories, Tag.page(owner, limit), total_stories, total_tags)

@@ -52,6 +52,12 @@ def find_credential(
         if credential is None:
             raise InvalidCredential("That token is invalid or has been revoked; sign in again.")
         return credential
+    return session_credential(handler)
+
+
+def session_credential(handler: tornado.web.RequestHandler) -> AuthToken | None:
+    """The live credential in the session cookie; None for a missing,
+    forged or stale one (a stale tab keeps working, anonymously)."""
     cookie = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
     return AuthToken.find(cookie.decode()) if cookie else None
 

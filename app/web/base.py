@@ -12,8 +12,9 @@ from tornado.ioloop import IOLoop
 
 from app.events import credential_topic, user_sockets_topic
 from app.models.auth_token import AuthToken
+from app.models.user import User
 from app.services import Services
-from app.web.auth import InvalidCredential, find_credential
+from app.web.auth import InvalidCredential, find_credential, session_credential
 
 #: Sockets one user may hold open at once, across tabs and kinds.
 MAX_SOCKETS_PER_USER = 50
@@ -33,18 +34,45 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", f"{content_type}; charset=utf-8")
         self.finish(orjson.dumps(payload))
 
-    def render_page(self, template: str, **context: Any) -> None:
+    def session_credential(self) -> AuthToken | None:
+        """The browser session's credential (cookie only), looked up once."""
+        if not hasattr(self, "_session_credential"):
+            self._session_credential = session_credential(self)
+        return self._session_credential
+
+    def get_current_user(self) -> User | None:
+        credential = self.session_credential()
+        return credential.user if credential is not None else None
+
+    def render_page(self, template: str, status_code: int = 200, **context: Any) -> None:
         page = self.services.templates.get_template(template)
+        self.set_status(status_code)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(page.render(request=self.request, **context))
+        self.finish(
+            page.render(
+                request=self.request,
+                viewer=self.current_user,
+                xsrf_form_html=self.xsrf_form_html,
+                static_url=self.static_url,
+                **context,
+            )
+        )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Never a traceback: Tornado logs it, the client gets a sentence.
         reason = self._reason or responses.get(status_code, "Error")
         if "text/html" in self.request.headers.get("Accept", ""):
-            self.render_page("error.html", status=status_code, reason=reason)
+            self.render_page("error.html", status_code, status=status_code, reason=reason)
         else:
             self.write_json({"error": reason}, status=status_code)
+
+
+class PageHandler(BaseHandler):
+    """A page for browsers: signed in by the session cookie only."""
+
+    @property
+    def credential(self) -> AuthToken | None:
+        return self.session_credential()
 
 
 class _SignOutWatch:

@@ -20,11 +20,19 @@ from graphql import OperationType
 
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
+from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
 from app.web.base import BaseHandler
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+EXAMPLE = """subscription Watch {
+  counter(name: "hello") {
+    type
+    value
+    actor { username }
+  }
+}"""
 JSON = "application/json"
 
 
@@ -92,7 +100,13 @@ class GraphQLHandler(BaseHandler):
     media_type = JSON
     credential: AuthToken | None = None
 
+    def check_xsrf_cookie(self) -> None:
+        """No xsrf token here: a JSON Content-Type is required instead,
+        which no other site can send with a user's cookie (app/web/auth.py)."""
+
     def prepare(self) -> None:
+        if self.wants_explorer():
+            return
         media_type = negotiate(self.request.headers.get("Accept", ""))
         if media_type is None:
             self.fail(
@@ -105,7 +119,22 @@ class GraphQLHandler(BaseHandler):
         except InvalidCredential as error:
             self.fail(401, str(error), code=UNAUTHENTICATED)
 
+    def wants_explorer(self) -> bool:
+        """A browser opening /graphql itself gets the explorer page."""
+        return (
+            self.request.method == "GET"
+            and not self.request.query
+            and "text/html" in self.request.headers.get("Accept", "")
+        )
+
     async def get(self) -> None:
+        if self.wants_explorer():
+            self.render_page(
+                "explorer.html",
+                types=type_summaries(self.services.executor.schema),
+                example=EXAMPLE,
+            )
+            return
         try:
             params: dict[str, Any] = {
                 key: values[-1] for key, values in parse_qs(self.request.query).items()

@@ -1,23 +1,77 @@
-"""Server-rendered pages."""
+"""Server-rendered pages: readable without JavaScript, made live by
+the small modules in static/js."""
 
 from __future__ import annotations
 
-from app.models.counter import Counter
+import tornado.web
+
+from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
-from app.web.base import BaseHandler
+from app.models.library import overview
+from app.web.base import PageHandler
 
 
-class HomeHandler(BaseHandler):
+class HomeHandler(PageHandler):
     def get(self) -> None:
         self.render_page("index.html")
 
 
-class CounterPageHandler(BaseHandler):
+class CountersPageHandler(PageHandler):
+    def get(self) -> None:
+        name = self.get_query_argument("name", None)
+        if name is not None:  # the "open or create" form
+            try:
+                self.redirect(f"/counters/{check_name(name.strip())}")
+            except DomainError as error:
+                self.render_page("error.html", status=400, reason=str(error), status_code=400)
+            return
+        self.render_page("counters.html", counters=Counter.page_by_recent_change(50))
+
+
+class CounterPageHandler(PageHandler):
     def get(self, name: str) -> None:
         try:
             counter = Counter.lookup(name)
         except DomainError as error:
-            self.set_status(400)
-            self.render_page("error.html", status=400, reason=str(error))
+            self.render_page("error.html", status=400, reason=str(error), status_code=400)
             return
-        self.render_page("counter.html", name=counter.name, value=counter.value)
+        self.render_page("counter.html", counter=counter, history=counter.recent_history())
+
+    def post(self, name: str) -> None:
+        """The buttons without JavaScript: one change, then back to the page."""
+        op = self.get_body_argument("op", "")
+        actor = self.current_user
+        try:
+            amount = int(self.get_body_argument("amount", "1") or "1")
+            if op == "increment":
+                Counter.increment(name, amount, actor=actor)
+            elif op == "decrement":
+                Counter.decrement(name, amount, actor=actor)
+            elif op == "setValue":
+                Counter.set_value(name, amount, actor=actor)
+            elif op == "reset":
+                Counter.reset(name, actor=actor)
+            else:
+                raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
+        except (DomainError, ValueError) as error:
+            message = (
+                str(error)
+                if isinstance(error, DomainError)
+                else "The amount must be a whole number."
+            )
+            counter = Counter.lookup(name)
+            self.render_page(
+                "counter.html",
+                counter=counter,
+                history=counter.recent_history(),
+                error=message,
+                status_code=400,
+            )
+            return
+        self.redirect(f"/counters/{name}", status=303)
+
+
+class LibraryPageHandler(PageHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.render_page("library.html", overview=overview(self.current_user))

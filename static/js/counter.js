@@ -1,42 +1,95 @@
-// The counter page: one plain counter socket, as counter-ws.md describes.
+// The counter page: live value and history over the counter(name:)
+// subscription, changes through GraphQL mutations.
+import { graphql } from "./graphql.js";
+import { LiveConnection, showConnectionState } from "./live.js";
+import { formatDateTime, formatTime, h, toast } from "./dom.js";
+
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
-const valueEl = root.querySelector(".counter-value");
-const stateEl = root.querySelector("[data-state]");
+const valueEl = root.querySelector("[aria-label='Counter value']");
 const errorEl = root.querySelector("[data-error]");
 const amountEl = root.querySelector("input[name=amount]");
-let socket = null;
-let retry = 1000;
+const updatedEl = root.querySelector("[data-updated]");
+const historyEl = document.querySelector("[data-history]");
+const toggle = root.querySelector("[data-toggle]");
 
-function setState(state) {
-  stateEl.textContent = state;
-  root.dataset.state = state.toLowerCase();
+const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
+// operationCounts of our own changes: they get no toast.
+const mine = new Set();
+
+function showValue(value, updatedAt) {
+  valueEl.textContent = value;
+  updatedEl.textContent = updatedAt ? `Last update ${formatTime(updatedAt)}` : "Never changed yet";
 }
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/counter/${encodeURIComponent(name)}`);
-  socket.addEventListener("open", () => { retry = 1000; setState("Connected"); });
-  socket.addEventListener("message", (message) => {
-    const event = JSON.parse(message.data);
-    if (event.type === "error") { errorEl.textContent = event.message; return; }
-    if (typeof event.value === "number") { valueEl.textContent = event.value; errorEl.textContent = ""; }
-  });
-  socket.addEventListener("close", () => {
-    setState("Reconnecting");
-    setTimeout(connect, retry);
-    retry = Math.min(retry * 2, 30000);
-  });
+function historyItem(op) {
+  const who = op.actor ? op.actor.username : "anonymous";
+  return h(
+    "li",
+    {},
+    h("span", { class: "op" }, op.type),
+    h("span", { class: "change" }, `${op.previousValue} → ${op.value}`),
+    h("span", { class: "who" }, who),
+    h("time", { datetime: op.timestamp }, formatDateTime(op.timestamp)),
+  );
 }
 
-root.querySelector("[data-controls]").addEventListener("click", (click) => {
-  const op = click.target.dataset?.op;
-  if (!op || !socket || socket.readyState !== WebSocket.OPEN) return;
-  const number = Number.parseInt(amountEl.value, 10);
-  const message = { type: op };
-  if (op === "increment" || op === "decrement") message.amount = number;
-  if (op === "setValue") message.value = number;
-  socket.send(JSON.stringify(message));
+async function refresh() {
+  const data = await graphql(
+    `query($name: String!) { counter(name: $name) { value updatedAt
+       history(first: 20) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
+    { name },
+  );
+  const counter = data.counter;
+  showValue(counter.value, counter.updatedAt);
+  historyEl.replaceChildren(...counter.history.edges.map((edge) => historyItem(edge.node)));
+}
+
+function onEvent(event) {
+  showValue(event.value, event.metadata.updatedAt);
+  historyEl.prepend(historyItem(event));
+  while (historyEl.children.length > 20) historyEl.lastElementChild.remove();
+  // Our own mutation's answer may come just after its event: wait a moment.
+  const count = event.metadata.operationCount;
+  setTimeout(() => {
+    if (mine.delete(count)) return;
+    const who = event.actor ? event.actor.username : "Someone";
+    toast(`${who}: ${event.type} ${event.previousValue} → ${event.value}`);
+  }, 300);
+}
+
+const live = new LiveConnection();
+showConnectionState(live, root.querySelector("[role=status]"));
+live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FIELDS} } }`, { name }, {
+  next: (payload) => payload.data && onEvent(payload.data.counter),
+  error: (errors) => { errorEl.textContent = errors[0].message; },
+});
+live.addEventListener("connected", () => refresh().catch((error) => { errorEl.textContent = error.message; }));
+live.addEventListener("state", () => {
+  toggle.textContent = live.wanted ? "Disconnect" : "Connect";
+});
+toggle.addEventListener("click", () => (live.wanted ? live.disconnect() : live.connect()));
+
+const MUTATIONS = {
+  increment: ["incrementCounter", "mutation($name: String!, $n: Int) { incrementCounter(name: $name, amount: $n) { metadata { operationCount } } }"],
+  decrement: ["decrementCounter", "mutation($name: String!, $n: Int) { decrementCounter(name: $name, amount: $n) { metadata { operationCount } } }"],
+  setValue: ["setCounterValue", "mutation($name: String!, $n: Int!) { setCounterValue(name: $name, value: $n) { metadata { operationCount } } }"],
+  reset: ["resetCounter", "mutation($name: String!) { resetCounter(name: $name) { metadata { operationCount } } }"],
+};
+
+root.querySelector("[data-controls]").addEventListener("submit", async (submit) => {
+  submit.preventDefault();
+  const op = submit.submitter?.value;
+  if (!MUTATIONS[op]) return;
+  const [field, query] = MUTATIONS[op];
+  const n = Number.parseInt(amountEl.value, 10);
+  errorEl.textContent = "";
+  try {
+    const data = await graphql(query, { name, n: Number.isNaN(n) ? null : n });
+    mine.add(data[field].metadata.operationCount);
+  } catch (error) {
+    errorEl.textContent = error.message;
+  }
 });
 
-connect();
+live.connect();

@@ -69,12 +69,17 @@ def _viewer(info: GraphQLResolveInfo) -> Any:
     return context.viewer
 
 
-def increment(_root: None, info: GraphQLResolveInfo, name: str, amount: int) -> CounterChanged:
-    return Counter.increment(name, amount, actor=_viewer(info))
+def increment(
+    _root: None, info: GraphQLResolveInfo, name: str, amount: int | None = 1
+) -> CounterChanged:
+    # An explicit `amount: null` means the same as leaving it out.
+    return Counter.increment(name, 1 if amount is None else amount, actor=_viewer(info))
 
 
-def decrement(_root: None, info: GraphQLResolveInfo, name: str, amount: int) -> CounterChanged:
-    return Counter.decrement(name, amount, actor=_viewer(info))
+def decrement(
+    _root: None, info: GraphQLResolveInfo, name: str, amount: int | None = 1
+) -> CounterChanged:
+    return Counter.decrement(name, 1 if amount is None else amount, actor=_viewer(info))
 
 
 def set_value(_root: None, info: GraphQLResolveInfo, name: str, value: int) -> CounterChanged:

@@ -1,0 +1,38 @@
+// Tiny helpers for building and updating the DOM. Text always goes in as
+// text, never as HTML, so that user data cannot become markup.
+
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else if (name === "style") {
+      for (const [property, setting] of Object.entries(value)) element.style.setProperty(property, setting);
+    }
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function formatTime(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+export function formatDateTime(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+// A short message in the page's toast region (not the role="status" one).
+export function toast(text) {
+  const region = document.querySelector("[data-toasts]");
+  if (!region) return;
+  const item = h("div", { class: "toast" }, text);
+  region.append(item);
+  setTimeout(() => item.classList.add("leaving"), 3000);
+  setTimeout(() => item.remove(), 3400);
+}

@@ -1,0 +1,149 @@
+// A small graphql-transport-ws client for the pages.
+//
+// One socket per page, authenticated by the session cookie that the browser
+// sends with the upgrade. It answers pings, reconnects with exponential
+// backoff and jitter (1 s doubling to 30 s), resubscribes every active
+// subscription, and reports its state. Pages listen for "connected" (fired
+// on the first connect and every reconnect) to fetch their data again, so
+// that no change made while they were away is missed.
+
+const PROTOCOL = "graphql-transport-ws";
+const FIRST_RETRY_MS = 1000;
+const LAST_RETRY_MS = 30000;
+// Close codes after which trying again cannot help.
+const FATAL = new Set([4400, 4401, 4406, 4409, 4429, 1008]);
+
+export class LiveConnection extends EventTarget {
+  constructor(path = "/graphql") {
+    super();
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.url = `${scheme}://${location.host}${path}`;
+    this.subscriptions = new Map();
+    this.nextId = 1;
+    this.attempt = 0;
+    this.socket = null;
+    this.retryTimer = null;
+    this.state = "disconnected";
+    this.retryAt = null;
+    this.wanted = false;
+  }
+
+  connect() {
+    this.wanted = true;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+
+  disconnect() {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    if (this.socket) this.socket.close(1000, "Disconnected by the user");
+    this.socket = null;
+    this.setState("disconnected");
+  }
+
+  // Returns a function that ends the subscription.
+  subscribe(query, variables, handlers) {
+    const id = String(this.nextId++);
+    this.subscriptions.set(id, { query, variables, handlers });
+    if (this.state === "connected") this.sendSubscribe(id);
+    return () => {
+      this.subscriptions.delete(id);
+      if (this.state === "connected") this.send({ id, type: "complete" });
+    };
+  }
+
+  open() {
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    const socket = new WebSocket(this.url, PROTOCOL);
+    this.socket = socket;
+    socket.addEventListener("open", () => this.send({ type: "connection_init", payload: {} }));
+    socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (!this.wanted) return;
+      if (FATAL.has(event.code)) {
+        this.setState("disconnected");
+        return;
+      }
+      this.scheduleRetry();
+    });
+  }
+
+  scheduleRetry() {
+    const base = Math.min(FIRST_RETRY_MS * 2 ** this.attempt, LAST_RETRY_MS);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.attempt += 1;
+    this.retryAt = Date.now() + delay;
+    this.setState("reconnecting");
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  receive(message) {
+    switch (message.type) {
+      case "connection_ack":
+        this.attempt = 0;
+        this.retryAt = null;
+        this.setState("connected");
+        for (const id of this.subscriptions.keys()) this.sendSubscribe(id);
+        this.dispatchEvent(new Event("connected"));
+        break;
+      case "ping":
+        this.send(message.payload ? { type: "pong", payload: message.payload } : { type: "pong" });
+        break;
+      case "next":
+        this.subscriptions.get(message.id)?.handlers.next?.(message.payload);
+        break;
+      case "error": {
+        const subscription = this.subscriptions.get(message.id);
+        this.subscriptions.delete(message.id);
+        subscription?.handlers.error?.(message.payload);
+        break;
+      }
+      case "complete":
+        this.subscriptions.delete(message.id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  sendSubscribe(id) {
+    const { query, variables } = this.subscriptions.get(id);
+    this.send({ id, type: "subscribe", payload: { query, variables } });
+  }
+
+  send(message) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  setState(state) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, retryAt: this.retryAt } }));
+  }
+}
+
+// Shows a connection's state in the page's role="status" element:
+// "Connected", "Reconnecting… (next try in 4 s)" or "Disconnected".
+export function showConnectionState(connection, element) {
+  const label = element.querySelector("[data-state-label]") ?? element;
+  let ticker = null;
+  const render = () => {
+    const { state, retryAt } = connection;
+    element.dataset.state = state;
+    if (state === "connected") label.textContent = "Connected";
+    else if (state === "connecting") label.textContent = "Connecting…";
+    else if (state === "disconnected") label.textContent = "Disconnected";
+    else if (retryAt) {
+      const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      label.textContent = `Reconnecting… (next try in ${seconds} s)`;
+    } else label.textContent = "Reconnecting…";
+  };
+  connection.addEventListener("state", () => {
+    clearInterval(ticker);
+    if (connection.state === "reconnecting") ticker = setInterval(render, 500);
+    render();
+  });
+  render();
+}

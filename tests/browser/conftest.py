@@ -1,0 +1,114 @@
+"""Browser tests: a real server process and Debian's Chromium via Playwright.
+
+The browser is the system's `chromium` (the test command installs it), never
+a downloaded one. A failing test leaves a screenshot of each of its pages in
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from app.config import PROJECT_ROOT
+from tests.processes import free_port, start_server, stop, wait_healthy
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class Server:
+    """`python server.py` on a free port with its own data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self) -> None:
+        self.process = start_server(self.data_dir, self.port)
+        wait_healthy(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("browser-data"))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API keeps an event loop of its own
+    # running while it is open, which would starve the Tornado loop of the
+    # non-browser tests that run after these.
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: the README's test command installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+def _open_context(
+    browser: Browser, request: pytest.FixtureRequest, **options
+) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, **options)
+    context.set_default_timeout(5000)
+    yield context
+    if request.node.stash.get(FAILED, False):
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        for n, page in enumerate(context.pages):
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{n}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    yield from _open_context(browser, request)
+
+
+@pytest.fixture
+def other_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A second browser: its own cookies, so another person."""
+    yield from _open_context(browser, request)
+
+
+def sign_up(page: Page, base_url: str, username: str, password: str = "correct horse") -> None:
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{base_url}/library")

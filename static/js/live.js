@@ -9,6 +9,10 @@
 
 const PROTOCOL = "graphql-transport-ws";
 const FIRST_RETRY_MS = 1000;
+const PING_EVERY_MS = 20000;
+// A connection that does not answer a ping this fast is dead (a closed
+// laptop lid, a dropped NAT entry): drop it and reconnect.
+const PONG_WITHIN_MS = 8000;
 const LAST_RETRY_MS = 30000;
 // Close codes after which trying again cannot help.
 const FATAL = new Set([4400, 4401, 4406, 4409, 4429, 1008]);
@@ -37,6 +41,7 @@ export class LiveConnection extends EventTarget {
   disconnect() {
     this.wanted = false;
     clearTimeout(this.retryTimer);
+    this.stopKeepAlive();
     if (this.socket) this.socket.close(1000, "Disconnected by the user");
     this.socket = null;
     this.setState("disconnected");
@@ -62,6 +67,7 @@ export class LiveConnection extends EventTarget {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.stopKeepAlive();
       if (!this.wanted) return;
       if (FATAL.has(event.code)) {
         this.setState("disconnected");
@@ -85,12 +91,16 @@ export class LiveConnection extends EventTarget {
       case "connection_ack":
         this.attempt = 0;
         this.retryAt = null;
+        this.startKeepAlive();
         this.setState("connected");
         for (const id of this.subscriptions.keys()) this.sendSubscribe(id);
         this.dispatchEvent(new Event("connected"));
         break;
       case "ping":
         this.send(message.payload ? { type: "pong", payload: message.payload } : { type: "pong" });
+        break;
+      case "pong":
+        clearTimeout(this.pongTimer);
         break;
       case "next":
         this.subscriptions.get(message.id)?.handlers.next?.(message.payload);
@@ -107,6 +117,29 @@ export class LiveConnection extends EventTarget {
       default:
         break;
     }
+  }
+
+  startKeepAlive() {
+    this.stopKeepAlive();
+    this.pingTimer = setInterval(() => {
+      this.send({ type: "ping" });
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => this.dropDeadSocket(), PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  // Without waiting for a close handshake that may never come.
+  dropDeadSocket() {
+    const dead = this.socket;
+    this.socket = null;
+    this.stopKeepAlive();
+    dead?.close(4499, "No pong: connection lost");
+    if (this.wanted) this.scheduleRetry();
+  }
+
+  stopKeepAlive() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
   }
 
   sendSubscribe(id) {

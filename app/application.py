@@ -15,6 +15,7 @@ from tornado.routing import Rule
 
 from app import db, events
 from app.api.execution import Executor
+from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
@@ -57,9 +58,11 @@ def make_app(settings: Settings) -> tornado.web.Application:
     db.migrate(database)
     registry = Registry()
     events.set_publisher(registry.publish)
+    executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(
         settings=settings,
-        executor=Executor(build_schema(), settings.graphql_document_cache_size),
+        executor=executor,
+        live=LiveQueries(executor, registry),
         registry=registry,
         templates=templates(settings),
     )

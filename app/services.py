@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import jinja2
 
 from app.api.execution import Executor
+from app.api.live import LiveQueries
 from app.config import Settings
 from app.realtime.registry import Registry
 
@@ -15,5 +16,6 @@ from app.realtime.registry import Registry
 class Services:
     settings: Settings
     executor: Executor
+    live: LiveQueries
     registry: Registry
     templates: jinja2.Environment

@@ -9,6 +9,7 @@ import socket
 import struct
 
 import pytest
+from tornado.iostream import IOStream
 
 from app import events
 from app.clock import utcnow
@@ -23,8 +24,12 @@ async def test_the_tornado_internals_the_writer_reads_are_still_there(clients, r
     # re-read app/realtime/writer.py against the new version before upgrading.
     await clients.counter_socket("internals")
     (handler,) = registry.subscribers(counter_topic("internals"))
-    stream = handler.ws_connection.stream
+    connection = handler.ws_connection
+    stream = connection.stream
+    assert type(stream) is IOStream  # plain TCP: the send() fast path applies
+    assert hasattr(stream.socket, "send")
     assert hasattr(stream, "_write_buffer")
+    assert connection._compressor is None  # frames are written uncompressed
     assert len(stream._write_buffer) == writer.pending_bytes(handler) == 0
 
 

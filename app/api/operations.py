@@ -1,33 +1,42 @@
-"""One GraphQL operation as an async iterator of results, for sockets.
+"""One GraphQL operation over a socket, as an async iterator of results.
 
-A query or mutation yields one result; a subscription yields one result
-per event, executed by graphql-core's subscription support so that each
-client gets exactly the fields it selected. An operation that cannot
-run (syntax, validation, variables, a refused subscription) raises
-`OperationError` with the formatted errors, which the protocol sends as
-an `error` message.
+A query or mutation yields one result. A subscription is checked by
+graphql-core (arguments, and the subscribe resolver, which may refuse),
+then joins its group in `LiveQueries`; from then on its events are pushed
+to the member by the group, and this iterator yields nothing more until
+the operation is completed or the socket closes. An operation that cannot
+run raises `OperationError` with the formatted errors, which the protocol
+sends as an `error` message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import ExecutionResult, OperationType, subscribe
+from graphql import ExecutionResult, OperationType, create_source_event_stream
+from graphql import Executor as GraphQLExecutor
 
+from app.api.errors import BAD_USER_INPUT, format_error
 from app.api.execution import Executor, RequestFailure, shape_result
+from app.api.live import LiveQueries, Member, TopicSource
 from app.api.resolvers.base import Context, resolve_field
 from app.protocols.graphql_ws import OperationError, SubscribePayload
 
 
 async def run_operation(
-    executor: Executor, payload: SubscribePayload, context: Context
+    executor: Executor,
+    live: LiveQueries,
+    payload: SubscribePayload,
+    context: Context,
+    member: Member,
 ) -> AsyncIterator[dict[str, Any]]:
     prepared = executor.prepare(payload["query"], payload.get("operationName"))
     if isinstance(prepared, RequestFailure):
         raise OperationError(prepared.errors)
-    variables = payload.get("variables")
+    variables = dict(payload.get("variables") or {})
     if prepared.kind is not OperationType.SUBSCRIPTION:
         outcome = await executor.run(prepared, variables, context)
         if isinstance(outcome, RequestFailure):
@@ -35,14 +44,17 @@ async def run_operation(
         yield outcome
         return
 
-    source = subscribe(
+    built = GraphQLExecutor.build(
         executor.schema,
         prepared.document,
         context_value=context,
-        variable_values=dict(variables or {}),
+        raw_variable_values=variables,
         operation_name=payload.get("operationName"),
         field_resolver=resolve_field,
     )
+    if isinstance(built, list):  # the variables do not fit the operation
+        raise OperationError([format_error(error, BAD_USER_INPUT) for error in built])
+    source = create_source_event_stream(built)
     if inspect.isawaitable(source):
         source = await source
     if isinstance(source, ExecutionResult):
@@ -51,11 +63,9 @@ async def run_operation(
         shaped = shape_result(source)
         errors = shaped.errors if isinstance(shaped, RequestFailure) else shaped["errors"]
         raise OperationError(errors)
+    assert isinstance(source, TopicSource), "subscribe resolvers return a TopicSource"
+    group = live.join(source.topic, prepared, variables, context, built, member)
     try:
-        async for result in source:
-            shaped = shape_result(result)
-            if isinstance(shaped, RequestFailure):
-                raise OperationError(shaped.errors)
-            yield shaped
+        await asyncio.get_running_loop().create_future()  # until cancelled
     finally:
-        await source.aclose()  # type: ignore[attr-defined]
+        group.leave(member)

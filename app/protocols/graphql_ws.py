@@ -88,6 +88,10 @@ class Refused(Exception):
 class Transport(Protocol):
     def send(self, message: dict[str, Any]) -> None: ...
 
+    def send_text(self, message: bytes, shared: dict[object, object]) -> None:
+        """Sends an already serialised message; `shared` lets one publish
+        frame equal messages only once."""
+
     def close(self, code: int, reason: str) -> None: ...
 
 
@@ -96,8 +100,27 @@ class Application(Protocol):
         """Accepts the init payload (returning the ack payload) or raises
         `Refused`."""
 
-    def run(self, payload: SubscribePayload) -> AsyncIterator[dict[str, Any]]:
-        """The results of one operation; raises `OperationError`."""
+    def run(self, op_id: str, payload: SubscribePayload) -> AsyncIterator[dict[str, Any]]:
+        """The results of one operation; raises `OperationError`. Live
+        events may instead arrive through `Session.push` for `op_id`."""
+
+
+class LiveOperation:
+    """One running operation as a member of a live group: where its events go."""
+
+    __slots__ = ("op_id", "session")
+
+    def __init__(self, session: Session, op_id: str) -> None:
+        self.session = session
+        self.op_id = op_id
+
+    def push(self, payload: bytes, shared: dict[object, object]) -> None:
+        self.session.push(self.op_id, payload, shared)
+
+
+def next_message(op_id: str, payload: bytes) -> bytes:
+    """`{"id": …, "type": "next", "payload": …}` around serialised JSON."""
+    return b'{"id":' + orjson.dumps(op_id) + b',"type":"next","payload":' + payload + b"}"
 
 
 class State(enum.Enum):
@@ -235,8 +258,21 @@ class Session:
     def _owns(self, op_id: str) -> bool:
         return self.operations.get(op_id) is asyncio.current_task()
 
+    def push(self, op_id: str, payload: bytes, shared: dict[object, object]) -> None:
+        """Sends one event's serialised result as a `next` for `op_id`, if
+        that operation is still running (a client's complete stops it at
+        once). Members of one group share `payload`; the message is built
+        once per distinct id in a publish."""
+        if op_id not in self.operations:
+            return
+        key = (op_id, payload)
+        message = shared.get(key)
+        if message is None:
+            message = shared[key] = next_message(op_id, payload)
+        self.transport.send_text(message, shared)  # type: ignore[arg-type]
+
     async def _run(self, op_id: str, payload: SubscribePayload) -> None:
-        results = self.application.run(payload)
+        results = self.application.run(op_id, payload)
         try:
             async for result in results:
                 if not self._owns(op_id):

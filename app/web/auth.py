@@ -18,12 +18,9 @@ use Tornado's xsrf check instead.)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
 import tornado.web
 
 from app.api.resolvers.base import Context, NoSession, SessionHooks
-from app.events import Topic
 from app.models.auth_token import AuthToken
 
 SESSION_COOKIE = "session"
@@ -82,17 +79,10 @@ class CookieSession(SessionHooks):
         self.handler.clear_cookie(SESSION_COOKIE)
 
 
-def build_context(
-    credential: AuthToken | None,
-    session: SessionHooks | None = None,
-    listen: Callable[[Topic], AsyncIterator[object]] | None = None,
-) -> Context:
+def build_context(credential: AuthToken | None, session: SessionHooks | None = None) -> Context:
     """The one context builder, for HTTP and sockets alike."""
-    context = Context(
+    return Context(
         viewer=credential.user if credential is not None else None,
         credential=credential,
         session=session or NoSession(),
     )
-    if listen is not None:
-        context.listen = listen
-    return context

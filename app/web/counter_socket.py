@@ -19,8 +19,8 @@ from app.web.base import BaseSocketHandler
 
 log = logging.getLogger(__name__)
 
-#: Key under which one publish shares its encoded event frame.
-_FRAME = "counter-ws-frame"
+#: Key under which one publish shares its encoded event message.
+_FRAME = "counter-ws-message"
 
 
 class CounterSocketHandler(BaseSocketHandler):
@@ -78,16 +78,16 @@ class CounterSocketHandler(BaseSocketHandler):
         assert isinstance(event, CounterChanged)
         if self.operation_types is not None and event.type not in self.operation_types:
             return
-        frame = shared.get(_FRAME)
-        if frame is None:
-            frame = shared[_FRAME] = protocol.encode(protocol.event_message(event))
-        self.write_frame(frame)  # type: ignore[arg-type]
+        message = shared.get(_FRAME)
+        if message is None:
+            message = shared[_FRAME] = protocol.encode(protocol.event_message(event))
+        self.send_bytes(message, shared)  # type: ignore[arg-type]
 
     def send(self, message: dict[str, object]) -> None:
-        self.write_frame(protocol.encode(message))
+        self.send_bytes(protocol.encode(message))
 
-    def write_frame(self, frame: bytes) -> None:
-        if not writer.send(self, frame):
+    def send_bytes(self, message: bytes, shared: dict[object, object] | None = None) -> None:
+        if not writer.send_text(self, message, shared):
             self.unregister()
 
     def on_close(self) -> None:

@@ -23,11 +23,9 @@ from tornado.ioloop import IOLoop
 from tornado.routing import Matcher, PathMatches
 
 from app.api.operations import run_operation
-from app.events import Topic
 from app.models.auth_token import AuthToken
 from app.protocols import graphql_ws as protocol
 from app.realtime import writer
-from app.realtime.stream import EventStream
 from app.web.auth import build_context
 from app.web.base import BaseSocketHandler
 
@@ -90,7 +88,10 @@ class GraphQLSocketHandler(BaseSocketHandler):
         self.session.receive(message)
 
     def send(self, message: dict[str, Any]) -> None:
-        writer.send(self, orjson.dumps(message))
+        writer.send_text(self, orjson.dumps(message))
+
+    def send_text(self, message: bytes, shared: dict[object, object]) -> None:
+        writer.send_text(self, message, shared)
 
     def on_close(self) -> None:
         super().on_close()
@@ -126,9 +127,12 @@ class _Operations(protocol.Application):
         handler.watch(credential)
         return None
 
-    def run(self, payload: protocol.SubscribePayload) -> AsyncIterator[dict[str, Any]]:
-        context = build_context(self.handler.credential, listen=self.listen)
-        return run_operation(self.handler.services.executor, payload, context)
-
-    def listen(self, topic: Topic) -> AsyncIterator[object]:
-        return EventStream(self.handler.services.registry, topic)
+    def run(self, op_id: str, payload: protocol.SubscribePayload) -> AsyncIterator[dict[str, Any]]:
+        services = self.handler.services
+        return run_operation(
+            services.executor,
+            services.live,
+            payload,
+            build_context(self.handler.credential),
+            protocol.LiveOperation(self.handler.session, op_id),
+        )

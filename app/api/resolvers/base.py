@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
-from app.events import Topic
 from app.models.auth_token import AuthToken
 from app.models.user import User
 
@@ -34,10 +32,6 @@ class NoSession:
         pass
 
 
-def _no_streams(topic: Topic) -> AsyncIterator[object]:
-    raise RuntimeError("subscriptions need a socket transport")
-
-
 @dataclass(slots=True)
 class Context:
     """What every resolver may know about the request it serves.
@@ -50,8 +44,6 @@ class Context:
     #: The credential this request was made with, if any.
     credential: AuthToken | None = None
     session: SessionHooks = field(default_factory=NoSession)
-    #: Opens a live stream of the events on a topic (sockets only).
-    listen: Callable[[Topic], AsyncIterator[object]] = _no_streams
 
 
 @lru_cache(maxsize=1024)

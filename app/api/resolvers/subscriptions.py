@@ -1,17 +1,18 @@
 """Subscription fields: where each one's events come from.
 
-`subscribe` opens the stream (and may refuse); `resolve` maps each event
-to the field's value, after which graphql-core executes the client's
-selection on it.
+`subscribe` checks the arguments and the viewer and names the topic (a
+`TopicSource`); `resolve` maps each event to the field's value, after
+which graphql-core executes the client's selection on it, once per group
+of alike subscribers (app.api.live).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from app.api.live import TopicSource
 from app.api.resolvers.base import Context
 from app.events import counter_topic, user_topic
 from app.models.counter import check_name
@@ -20,13 +21,11 @@ from app.models.errors import InvalidInput, Unauthenticated
 CHANNELS = ("library",)
 
 
-def subscribe_counter(_root: None, info: GraphQLResolveInfo, name: str) -> AsyncIterator[object]:
-    check_name(name)
-    context: Context = info.context
-    return context.listen(counter_topic(name))
+def subscribe_counter(_root: None, _info: GraphQLResolveInfo, name: str) -> TopicSource:
+    return TopicSource(counter_topic(check_name(name)))
 
 
-def subscribe_channel(_root: None, info: GraphQLResolveInfo, name: str) -> AsyncIterator[object]:
+def subscribe_channel(_root: None, info: GraphQLResolveInfo, name: str) -> TopicSource:
     if name not in CHANNELS:
         known = ", ".join(CHANNELS)
         raise InvalidInput(f"There is no channel {name!r}; the channels are: {known}.")
@@ -36,7 +35,7 @@ def subscribe_channel(_root: None, info: GraphQLResolveInfo, name: str) -> Async
             f"The {name!r} channel needs a signed-in connection: send your token as "
             "connection_init payload {token}, or connect with a session cookie."
         )
-    return context.listen(user_topic(context.viewer.id, name))
+    return TopicSource(user_topic(context.viewer.id, name))
 
 
 def event(source: Any, _info: GraphQLResolveInfo, **_args: Any) -> Any:

@@ -9,15 +9,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import sys
 
 import tornado.log
+import uvloop
 
 from app import db
 from app.application import make_app
 from app.config import SettingsError, ensure_secret_key, load_settings
 
 log = logging.getLogger("server")
+
+
+def raise_open_file_limit() -> None:
+    """Every socket is a file descriptor: allow as many as the system does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def serve() -> None:
@@ -41,10 +50,12 @@ async def serve() -> None:
 
 
 def main() -> None:
+    raise_open_file_limit()
     tornado.log.enable_pretty_logging()
     logging.getLogger().setLevel(logging.INFO)
     try:
-        asyncio.run(serve())
+        # uvloop under Tornado: ~25% more mutations a second here (bench/).
+        uvloop.run(serve())
     except SettingsError as error:
         log.error("%s", error)
         sys.exit(2)

@@ -65,6 +65,9 @@ async def run_operation(
         raise OperationError(errors)
     assert isinstance(source, TopicSource), "subscribe resolvers return a TopicSource"
     group = live.join(source.topic, prepared, variables, context, built, member)
+    # This frame stays suspended for the subscription's life: keep nothing
+    # alive that the group already has (memory per idle subscriber).
+    del built, source, prepared, variables, context, payload, executor
     try:
         await asyncio.get_running_loop().create_future()  # until cancelled
     finally:

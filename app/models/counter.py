@@ -1,7 +1,7 @@
 """Public named counters and the history of every operation on them.
 
 Each change is one transaction: lock the row, one atomic
-`UPDATE … SET value = <expression>` whose WHERE clause also enforces the
+`UPDATE … SET value = value + ?` whose WHERE clause also enforces the
 32-bit range (so the database, not Python, decides the new value), and
 the history row. Only after the commit is the change published.
 """
@@ -18,6 +18,7 @@ from app.clock import utcnow
 from app.db import database
 from app.events import CounterChanged, CounterSnapshot, publish
 from app.models.base import BaseModel
+from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
 from app.models.user import User
 
@@ -41,12 +42,6 @@ def _check_int32(value: int, what: str) -> int:
     if not INT_MIN <= value <= INT_MAX:
         raise InvalidInput(f"{what} {value} is outside the 32-bit range {INT_MIN}..{INT_MAX}.")
     return value
-
-
-def _wide(column: peewee.Field) -> peewee.Node:
-    """The column as a 64-bit integer, so `value + amount` cannot overflow
-    in the database before the range check in the WHERE clause sees it."""
-    return peewee.Cast(column, "BIGINT")
 
 
 class Counter(BaseModel):
@@ -103,66 +98,65 @@ class Counter(BaseModel):
     @classmethod
     def increment(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
         _check_int32(amount, "The amount")
-        return cls._apply(name, "increment", _wide(cls.value) + amount, actor)
+        return cls._apply(name, "increment", amount, actor, adds=True)
 
     @classmethod
     def decrement(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
         _check_int32(amount, "The amount")
-        return cls._apply(name, "decrement", _wide(cls.value) - amount, actor)
+        return cls._apply(name, "decrement", -amount, actor, adds=True)
 
     @classmethod
     def set_value(cls, name: str, value: int, actor: User | None = None) -> CounterChanged:
         _check_int32(value, "The value")
-        return cls._apply(name, "setValue", peewee.Value(value), actor)
+        return cls._apply(name, "setValue", value, actor, adds=False)
 
     @classmethod
     def reset(cls, name: str, actor: User | None = None) -> CounterChanged:
-        return cls._apply(name, "reset", peewee.Value(0), actor)
+        return cls._apply(name, "reset", 0, actor, adds=False)
 
     @classmethod
     def _apply(
-        cls,
-        name: str,
-        op_type: str,
-        new_value: peewee.Node,
-        actor: User | None,
+        cls, name: str, op_type: str, operand: int, actor: User | None, adds: bool
     ) -> CounterChanged:
+        """One change: lock the row, update it atomically within range, record it.
+
+        The hot path of every counter change, so its four statements are
+        SQL prepared once per database (app.models.counter_sql) rather than
+        built by the query builder each time, which cost five times more
+        than running them.
+        """
         check_name(name)
         now = utcnow()
+        sql = statements(database.param, bool(database.for_update))
+        stamp = cls.updated_at.db_value(now)
         with database.atomic():
             # The row lock (FOR UPDATE on PostgreSQL; SQLite's transactions
             # already hold the write lock) makes the value read here the
             # exact previous value of this operation.
-            row = cls._locked_row(name, now)
-            updated: Sequence[Counter] = list(
-                cls.update(
-                    value=new_value,
-                    operation_count=cls.operation_count + 1,
-                    updated_at=now,
-                )
-                .where((cls.id == row.id) & new_value.between(INT_MIN, INT_MAX))
-                .returning(cls)
-                .execute()
-            )
-            if not updated:
+            locked = database.execute_sql(sql.select, (name,)).fetchone()
+            if locked is None:
+                cls.insert(
+                    name=name, value=0, operation_count=0, created_at=now, updated_at=now
+                ).on_conflict_ignore().execute()
+                locked = database.execute_sql(sql.select, (name,)).fetchone()
+            row_id, previous = locked
+            update = sql.add if adds else sql.set
+            params = (operand, stamp, row_id, operand, INT_MIN, INT_MAX)
+            returned = database.execute_sql(update, params).fetchone()
+            if returned is None:
                 raise InvalidInput(
                     f"That {op_type} would take counter {name!r} outside the "
-                    f"32-bit range {INT_MIN}..{INT_MAX}; its value stays "
-                    f"{row.value}."
+                    f"32-bit range {INT_MIN}..{INT_MAX}; its value stays {previous}."
                 )
-            counter = updated[0]
-            CounterOperation.create(
-                counter=counter.id,
-                type=op_type,
-                previous_value=row.value,
-                value=counter.value,
-                timestamp=now,
-                actor=actor,
+            counter = cls._from_row(returned)
+            actor_id = actor.id if actor is not None else None
+            database.execute_sql(
+                sql.record, (counter.id, op_type, previous, counter.value, stamp, actor_id)
             )
         event = CounterChanged(
             type=op_type,
             value=counter.value,
-            previous_value=row.value,
+            previous_value=previous,
             counter=counter.snapshot(),
             timestamp=now,
             actor=actor.as_actor() if actor is not None else None,
@@ -171,17 +165,16 @@ class Counter(BaseModel):
         return event
 
     @classmethod
-    def _locked_row(cls, name: str, now: datetime) -> Counter:
-        query = cls.select().where(cls.name == name)
-        if database.for_update:
-            query = query.for_update()
-        row = query.first()
-        if row is None:
-            cls.insert(
-                name=name, value=0, operation_count=0, created_at=now, updated_at=now
-            ).on_conflict_ignore().execute()
-            row = query.clone().first()  # a query caches its first answer
-        return row
+    def _from_row(cls, row: Sequence[object]) -> Counter:
+        row_id, name, value, operation_count, created_at, updated_at = row
+        return cls(
+            id=row_id,
+            name=name,
+            value=value,
+            operation_count=operation_count,
+            created_at=cls.created_at.python_value(created_at),
+            updated_at=cls.updated_at.python_value(updated_at),
+        )
 
 
 class CounterOperation(BaseModel):

@@ -1,0 +1,81 @@
+"""Starting the servers under test: ours and the reference peer."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PEER_PYTHON = PROJECT / "bench" / "peers" / ".venv" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Running:
+    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
+        self.name = name
+        self.url = f"http://127.0.0.1:{port}"
+        self.folder = tempfile.TemporaryDirectory(prefix=f"bench-{name}-")
+        env = {**os.environ, **{k: v.format(folder=self.folder.name) for k, v in env.items()}}
+        env.pop("PORT", None)
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} did not start in 30 s")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        times = psutil.Process(self.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stderr.close()
+        self.folder.cleanup()
+
+
+def ours() -> Running:
+    port = free_port()
+    return Running(
+        "ours", [sys.executable, "server.py", f"--port={port}"], {"DATA_DIR": "{folder}"}, port
+    )
+
+
+def peer() -> Running:
+    if not PEER_PYTHON.exists():
+        raise RuntimeError(
+            "the reference peer is not installed: python3 -m venv bench/peers/.venv && "
+            "bench/peers/.venv/bin/pip install -r bench/peers/requirements.txt"
+        )
+    port = free_port()
+    command = [str(PEER_PYTHON), "bench/peers/strawberry_app.py", "--port", str(port)]
+    return Running("strawberry", command, {"PEER_DB": "{folder}/peer.sqlite3"}, port)

@@ -43,7 +43,9 @@ async def serve() -> None:
     # Everything allocated so far lives as long as the process: keep it out
     # of the collector's sight, so full collections under load stay short.
     gc.freeze()
-    app.listen(settings.port, settings.host)
+    # GraphQL bodies are capped at 1 MiB by their handler, with a clear
+    # 413; this is only the backstop for every other path.
+    app.listen(settings.port, settings.host, max_body_size=16 * 1024 * 1024)
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await asyncio.Event().wait()

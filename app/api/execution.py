@@ -26,6 +26,7 @@ from graphql import (
     execute,
     get_operation_ast,
     parse,
+    specified_rules,
     validate,
 )
 
@@ -37,7 +38,11 @@ from app.api.errors import (
     format_error,
     request_error,
 )
+from app.api.limits import MAX_STRING, MAX_TOKENS, QueryLimitsRule, long_string_in
 from app.api.resolvers.base import resolve_field
+
+#: graphql-core's standard rules, and ours.
+RULES = (*specified_rules, QueryLimitsRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +84,27 @@ class Executor:
 
     def _compile(self, query: str) -> DocumentNode | RequestFailure:
         try:
-            document = parse(query, allow_empty_selection_sets=False)
+            document = parse(query, allow_empty_selection_sets=False, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
             return _failure([error], GRAPHQL_PARSE_FAILED)
-        errors = validate(self.schema, document, allow_empty_selection_sets=False)
+        errors = validate(
+            self.schema, document, RULES, max_errors=20, allow_empty_selection_sets=False
+        )
         if errors:
             return _failure(errors, GRAPHQL_VALIDATION_FAILED)
         return document
 
-    def prepare(self, query: str, operation_name: str | None) -> Prepared | RequestFailure:
+    def prepare(
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Prepared | RequestFailure:
+        """The validated operation to run, or why it cannot run."""
+        too_long = long_string_in(variables or {})
+        if too_long is not None:
+            message = f"A string variable has {too_long} characters; the limit is {MAX_STRING}."
+            return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
         compiled = self._parse_and_validate(query)
         if isinstance(compiled, RequestFailure):
             return compiled

@@ -33,7 +33,9 @@ async def run_operation(
     context: Context,
     member: Member,
 ) -> AsyncIterator[dict[str, Any]]:
-    prepared = executor.prepare(payload["query"], payload.get("operationName"))
+    prepared = executor.prepare(
+        payload["query"], payload.get("operationName"), payload.get("variables")
+    )
     if isinstance(prepared, RequestFailure):
         raise OperationError(prepared.errors)
     variables = dict(payload.get("variables") or {})

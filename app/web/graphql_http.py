@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+import tornado.web
 from graphql import OperationType
 
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
+from app.api.limits import MAX_BODY_BYTES
 from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
@@ -95,10 +97,19 @@ def _json_param(raw: str, key: str) -> Any:
         raise BadRequest(f"`{key}` must be JSON text in a GET request.") from None
 
 
+@tornado.web.stream_request_body
 class GraphQLHandler(BaseHandler):
+    """Streams request bodies so that one over `MAX_BODY_BYTES` is never
+    buffered: the rest is read and dropped, then refused with a 413 that
+    says so. (Answering before the body is read would make the server close
+    a socket with unread data, and the kernel's reset would destroy the
+    answer on its way; the server-wide cap bounds the reading.)"""
+
     SUPPORTED_METHODS = ("GET", "POST")
     media_type = JSON
     credential: AuthToken | None = None
+    body_size = 0
+    too_large = False
 
     def check_xsrf_cookie(self) -> None:
         """No xsrf token here: a JSON Content-Type is required instead,
@@ -114,10 +125,21 @@ class GraphQLHandler(BaseHandler):
             )
             return
         self.media_type = media_type
+        self.body_parts: list[bytes] = []
+        declared = self.request.headers.get("Content-Length", "0")
+        self.too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
         try:
             self.credential = find_credential(self)
         except InvalidCredential as error:
             self.fail(401, str(error), code=UNAUTHENTICATED)
+
+    def data_received(self, chunk: bytes) -> None:
+        self.body_size += len(chunk)
+        if self.too_large or self.body_size > MAX_BODY_BYTES:
+            self.too_large = True
+            self.body_parts = []
+            return
+        self.body_parts.append(chunk)
 
     def wants_explorer(self) -> bool:
         """A browser opening /graphql itself gets the explorer page."""
@@ -149,6 +171,13 @@ class GraphQLHandler(BaseHandler):
         await self.answer(request, allow_mutations=False)
 
     async def post(self) -> None:
+        if self.too_large:
+            self.fail(
+                413,
+                f"The request body has {self.body_size} bytes; "
+                f"the limit is {MAX_BODY_BYTES} bytes (1 MiB).",
+            )
+            return
         try:
             request = parse_params(self._json_body())
         except BadRequest as error:
@@ -165,10 +194,11 @@ class GraphQLHandler(BaseHandler):
                 f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
                 status=415,
             )
-        if not self.request.body:
+        raw = b"".join(self.body_parts)
+        if not raw:
             raise BadRequest("The request body is empty; send a JSON object with `query`.")
         try:
-            body = orjson.loads(self.request.body)
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise BadRequest("The request body is not valid UTF-8 JSON.") from None
         if not isinstance(body, dict):
@@ -177,7 +207,7 @@ class GraphQLHandler(BaseHandler):
 
     async def answer(self, request: GraphQLRequest, allow_mutations: bool) -> None:
         executor = self.services.executor
-        prepared = executor.prepare(request.query, request.operation_name)
+        prepared = executor.prepare(request.query, request.operation_name, request.variables)
         if isinstance(prepared, RequestFailure):
             self.reply(prepared)
             return

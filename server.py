@@ -45,7 +45,12 @@ async def serve() -> None:
     gc.freeze()
     # GraphQL bodies are capped at 1 MiB by their handler, with a clear
     # 413; this is only the backstop for every other path.
-    app.listen(settings.port, settings.host, max_body_size=16 * 1024 * 1024)
+    app.listen(
+        settings.port,
+        settings.host,
+        max_body_size=16 * 1024 * 1024,
+        xheaders=settings.trust_proxy,  # X-Forwarded-Proto decides "https"
+    )
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await asyncio.Event().wait()

@@ -41,6 +41,11 @@ class Settings:
     graphql_ws_init_timeout: float = 10.0
     #: Parsed and validated GraphQL documents kept in memory.
     graphql_document_cache_size: int = 512
+    #: Other sites allowed to call /graphql from a browser (CORS) and to open
+    #: sockets; empty means this site only.
+    cors_origins: tuple[str, ...] = ()
+    #: Behind a proxy that sets X-Forwarded-Proto/For (Heroku's router): trust it.
+    trust_proxy: bool = False
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -73,6 +78,8 @@ def load_settings(
     parser.define("secret_key", default=env.get("SECRET_KEY", ""))
     parser.define("debug", type=bool, default=_bool(env.get("DEBUG", "")))
     parser.define("data_dir", default=env.get("DATA_DIR", str(defaults.data_dir)))
+    parser.define("cors_origins", default=env.get("CORS_ORIGINS", ""))
+    parser.define("trust_proxy", type=bool, default=_bool(env.get("TRUST_PROXY", "")))
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
     # A platform that sets PORT (Heroku) expects us on every interface.
@@ -86,6 +93,12 @@ def load_settings(
         secret_key=parser.secret_key,
         debug=parser.debug,
         data_dir=data_dir,
+        cors_origins=tuple(
+            origin.strip().rstrip("/")
+            for origin in parser.cors_origins.split(",")
+            if origin.strip()
+        ),
+        trust_proxy=parser.trust_proxy,
         command=tuple(rest),
     )
 

@@ -40,7 +40,7 @@ async def test_get_refuses_a_mutation_with_405_and_changes_nothing(clients):
 async def test_other_methods_get_405_naming_the_allowed_ones(clients):
     response = await clients.fetch("/graphql", method="PUT", body=b"{}")
     assert response.code == 405
-    assert response.headers["Allow"] == "GET, POST"
+    assert response.headers["Allow"] == "GET, POST, OPTIONS"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from app.models.auth_token import AuthToken
 from app.models.user import User
 from app.services import Services
 from app.web.auth import InvalidCredential, find_credential, session_credential
+from app.web.security import same_site, set_security_headers
 
 #: Sockets one user may hold open at once, across tabs and kinds.
 MAX_SOCKETS_PER_USER = 50
@@ -26,6 +27,9 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self, services: Services) -> None:
         self.services = services
+
+    def set_default_headers(self) -> None:
+        set_security_headers(self)
 
     def write_json(
         self, payload: Any, status: int = 200, content_type: str = "application/json"
@@ -97,6 +101,13 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
         self.services = services
         self._watch = _SignOutWatch(self)
         self._watched: list[tuple[str, ...]] = []
+
+    def check_origin(self, origin: str) -> bool:
+        """This site or a listed one (app/web/security.py); Tornado asks
+        only when the client sent an Origin, as browsers always do."""
+        return same_site(origin, self.request.host) or (
+            origin.rstrip("/") in self.services.settings.cors_origins
+        )
 
     def refuse(self, status: int, message: str) -> None:
         """Answers the upgrade request with an error instead of a socket."""

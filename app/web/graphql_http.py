@@ -26,6 +26,7 @@ from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
 from app.web.base import BaseHandler
+from app.web.security import allowed_origin
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 EXAMPLE = """subscription Watch {
@@ -105,7 +106,7 @@ class GraphQLHandler(BaseHandler):
     a socket with unread data, and the kernel's reset would destroy the
     answer on its way; the server-wide cap bounds the reading.)"""
 
-    SUPPORTED_METHODS = ("GET", "POST")
+    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS")
     media_type = JSON
     credential: AuthToken | None = None
     body_size = 0
@@ -140,6 +141,26 @@ class GraphQLHandler(BaseHandler):
             self.body_parts = []
             return
         self.body_parts.append(chunk)
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # Runs before initialize(): read the services from the application.
+        origin = allowed_origin(self, self.settings["services"].settings.cors_origins)
+        if origin is not None:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+        self.set_header("Vary", "Origin")
+
+    def options(self) -> None:
+        """CORS preflight: granted to the origins in CORS_ORIGINS only."""
+        if allowed_origin(self, self.services.settings.cors_origins) is None:
+            self.fail(403, "This origin may not call /graphql from a browser (see CORS_ORIGINS).")
+            return
+        self.set_header("Access-Control-Allow-Methods", "GET, POST")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization, Accept")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
 
     def wants_explorer(self) -> bool:
         """A browser opening /graphql itself gets the explorer page."""
@@ -240,7 +261,7 @@ class GraphQLHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
-            self.set_header("Allow", "GET, POST")
+            self.set_header("Allow", "GET, POST, OPTIONS")
             self.fail(405, f"{self.request.method} is not supported here; use GET or POST.")
             return
         if status_code >= 500:

@@ -1,0 +1,116 @@
+"""Cross-site use: CORS for listed origins only, socket origins, security
+headers, and Secure cookies behind a trusted HTTPS proxy."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import orjson
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from tests.processes import free_port, start_server, stop, wait_healthy
+
+FRIEND = "https://app.example.com"
+STRANGER = "https://evil.example.net"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.with_overrides(cors_origins=(FRIEND,))
+
+
+async def preflight(clients, origin: str):
+    return await clients.fetch(
+        "/graphql",
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization",
+        },
+    )
+
+
+@pytest.mark.gen_test
+async def test_a_listed_origin_gets_cors_preflight_and_answers(clients):
+    response = await preflight(clients, FRIEND)
+    assert response.code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == FRIEND
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    reply = await clients.graphql("{ __typename }", headers={"Origin": FRIEND})
+    assert reply.headers["Access-Control-Allow-Origin"] == FRIEND
+    assert reply.headers["Vary"] == "Origin"
+
+
+@pytest.mark.gen_test
+async def test_any_other_origin_gets_no_cors_grant(clients):
+    response = await preflight(clients, STRANGER)
+    assert response.code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "CORS_ORIGINS" in orjson.loads(response.body)["errors"][0]["message"]
+    reply = await clients.graphql("{ __typename }", headers={"Origin": STRANGER})
+    assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/ws/counter/x"])
+@pytest.mark.gen_test
+async def test_socket_upgrades_from_another_site_are_refused(clients, path):
+    url = clients.ws_url + path
+    subprotocols = ["graphql-transport-ws"] if path == "/graphql" else None
+    with pytest.raises(HTTPClientError) as refused:
+        await websocket_connect(
+            HTTPRequest(url, headers={"Origin": STRANGER}), subprotocols=subprotocols
+        )
+    assert refused.value.code == 403
+    for origin in (FRIEND, clients.base_url):  # listed, and this site itself
+        connection = await websocket_connect(
+            HTTPRequest(url, headers={"Origin": origin}), subprotocols=subprotocols
+        )
+        connection.close()
+
+
+@pytest.mark.gen_test
+async def test_pages_send_a_content_security_policy_and_the_usual_headers(clients):
+    response = await clients.fetch("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    api = await clients.graphql("{ __typename }")
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def sign_up_cookie(base_url: str, username: str, forwarded_proto: str) -> str:
+    request = urllib.request.Request(
+        base_url + "/graphql",
+        data=json.dumps(
+            {
+                "query": f'mutation {{ signUp(username: "{username}", password: "correct horse") {{ token }} }}'
+            }
+        ).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-Proto": forwarded_proto},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(("trust", "secure"), [("1", True), ("", False)])
+def test_cookies_are_secure_behind_a_trusted_https_proxy(tmp_path, trust, secure):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server(tmp_path, port, {"TRUST_PROXY": trust})
+    try:
+        wait_healthy(url, process)
+        cookie = sign_up_cookie(url, "proxied", "https")
+        assert ("Secure" in cookie) is secure
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+    finally:
+        stop(process)

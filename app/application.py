@@ -19,6 +19,7 @@ from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
+from app.models import throttle
 from app.realtime.registry import Registry
 from app.services import Services
 from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler
@@ -40,7 +41,8 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     if status >= 500:
         request = handler.request
-        log.error("%d %s %s", status, request.method, request.uri)
+        # The path, never the query string: it may hold a ?token=.
+        log.error("%d %s %s", status, request.method, request.path)
 
 
 def templates(settings: Settings) -> jinja2.Environment:
@@ -58,6 +60,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     db.migrate(database)
     registry = Registry()
     events.set_publisher(registry.publish)
+    throttle.reset()
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(
         settings=settings,

@@ -65,7 +65,11 @@ def format_error(error: GraphQLError, default_code: str) -> dict[str, Any]:
     if isinstance(original, DomainError):
         formatted = error.formatted
         formatted["message"] = str(original)
-        formatted["extensions"] = {"code": code_of(original)}
+        extensions: dict[str, Any] = {"code": code_of(original)}
+        retry_after = getattr(original, "retry_after", None)
+        if retry_after is not None:
+            extensions["retryAfter"] = retry_after
+        formatted["extensions"] = extensions
         return dict(formatted)
     log.error(
         "unexpected error resolving %s",

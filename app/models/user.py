@@ -9,6 +9,7 @@ import peewee
 from app.clock import utcnow
 from app.db import database
 from app.events import Actor
+from app.models import throttle
 from app.models.base import BaseModel
 from app.models.errors import InvalidInput, Unauthenticated
 from app.models.passwords import hash_password, verify_password
@@ -71,11 +72,15 @@ class User(BaseModel):
             raise InvalidInput(f"The username {username!r} is taken; choose another.") from None
 
     @classmethod
-    async def authenticate(cls, username: str, password: str) -> User:
+    async def authenticate(cls, username: str, password: str, address: str | None = None) -> User:
         """The user with these credentials; the same refusal for an unknown
-        user and a wrong password, after the same time."""
+        user and a wrong password, after the same time. Failures count
+        against the username and the client's address (app.models.throttle)."""
+        throttle.check(username, address)
         user = cls.by_username(username) if len(password) <= PASSWORD_MAX else None
         stored = user.password_hash if user is not None else None
-        if not await verify_password(stored, password[:PASSWORD_MAX]) or user is None:
+        succeeded = await verify_password(stored, password[:PASSWORD_MAX]) and user is not None
+        throttle.record(username, address, succeeded)
+        if not succeeded or user is None:
             raise Unauthenticated(WRONG_CREDENTIALS)
         return user

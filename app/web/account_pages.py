@@ -66,7 +66,7 @@ class LogInPageHandler(AccountFormHandler):
     heading, button, action = "Log in", "Log in", "/login"
 
     async def check(self, username: str, password: str) -> User:
-        return await User.authenticate(username, password)
+        return await User.authenticate(username, password, self.request.remote_ip)
 
 
 class LogOutHandler(PageHandler):

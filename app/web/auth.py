@@ -79,10 +79,15 @@ class CookieSession(SessionHooks):
         self.handler.clear_cookie(SESSION_COOKIE)
 
 
-def build_context(credential: AuthToken | None, session: SessionHooks | None = None) -> Context:
+def build_context(
+    handler: tornado.web.RequestHandler,
+    credential: AuthToken | None,
+    session: SessionHooks | None = None,
+) -> Context:
     """The one context builder, for HTTP and sockets alike."""
     return Context(
         viewer=credential.user if credential is not None else None,
         credential=credential,
         session=session or NoSession(),
+        address=handler.request.remote_ip,
     )

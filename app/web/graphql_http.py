@@ -244,7 +244,7 @@ class GraphQLHandler(BaseHandler):
     async def execute(
         self, prepared: Prepared, request: GraphQLRequest
     ) -> dict[str, Any] | RequestFailure:
-        context = build_context(self.credential, CookieSession(self))
+        context = build_context(self, self.credential, CookieSession(self))
         return await self.services.executor.run(prepared, request.variables, context)
 
     def reply(self, outcome: dict[str, Any] | RequestFailure) -> None:

@@ -133,6 +133,6 @@ class _Operations(protocol.Application):
             services.executor,
             services.live,
             payload,
-            build_context(self.handler.credential),
+            build_context(self.handler, self.handler.credential),
             protocol.LiveOperation(self.handler.session, op_id),
         )

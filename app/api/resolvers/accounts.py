@@ -23,7 +23,8 @@ async def sign_up(_root: None, info: GraphQLResolveInfo, username: str, password
 
 
 async def sign_in(_root: None, info: GraphQLResolveInfo, username: str, password: str) -> Any:
-    return _signed_in(info, await User.authenticate(username, password))
+    context: Context = info.context
+    return _signed_in(info, await User.authenticate(username, password, context.address))
 
 
 def sign_out(_root: None, info: GraphQLResolveInfo) -> bool:

@@ -44,6 +44,8 @@ class Context:
     #: The credential this request was made with, if any.
     credential: AuthToken | None = None
     session: SessionHooks = field(default_factory=NoSession)
+    #: The client's address (for limits such as sign-in attempts).
+    address: str | None = None
 
 
 @lru_cache(maxsize=1024)

@@ -6,7 +6,6 @@ pending database migrations and exits (the Procfile's release step).
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import resource
@@ -15,7 +14,7 @@ import sys
 import tornado.log
 import uvloop
 
-from app import db
+from app import db, shutdown
 from app.application import make_app
 from app.config import SettingsError, ensure_secret_key, load_settings
 
@@ -45,7 +44,7 @@ async def serve() -> None:
     gc.freeze()
     # GraphQL bodies are capped at 1 MiB by their handler, with a clear
     # 413; this is only the backstop for every other path.
-    app.listen(
+    server = app.listen(
         settings.port,
         settings.host,
         max_body_size=16 * 1024 * 1024,
@@ -53,7 +52,9 @@ async def serve() -> None:
     )
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
-    await asyncio.Event().wait()
+    await shutdown.wait_for_stop_signal()
+    await shutdown.drain(server, app.settings["services"])
+    db.close_database()
 
 
 def main() -> None:

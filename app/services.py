@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 
@@ -19,3 +20,7 @@ class Services:
     live: LiveQueries
     registry: Registry
     templates: jinja2.Environment
+    #: Every open WebSocket handler, so that a shutdown can close them all.
+    sockets: set[Any] = field(default_factory=set)
+    #: Every HTTP request being served, so that a shutdown can let them finish.
+    requests: set[Any] = field(default_factory=set)

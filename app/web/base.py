@@ -27,6 +27,14 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self, services: Services) -> None:
         self.services = services
+        services.requests.add(self)
+
+    def on_finish(self) -> None:
+        self.services.requests.discard(self)
+
+    def on_connection_close(self) -> None:
+        self.services.requests.discard(self)
+        super().on_connection_close()
 
     def set_default_headers(self) -> None:
         set_security_headers(self)
@@ -148,8 +156,10 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
+        self.services.sockets.add(self)
         if self.credential is not None:
             self.watch(self.credential)
 
     def on_close(self) -> None:
+        self.services.sockets.discard(self)
         self.unwatch()

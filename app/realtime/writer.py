@@ -17,8 +17,8 @@ Two jobs, both on the hot path of every broadcast:
   clients reconnect and start afresh.
 
 This leans on Tornado internals (`handler.ws_connection.stream`, the
-stream's `socket` and `_write_buffer`, and an uncompressed connection's
-framing), so
+stream's `socket`, `_write_buffer` and `_total_write_index`, and an
+uncompressed connection's framing), so
 Tornado is pinned to its minor version in requirements.txt, and
 tests/test_writer.py fails loudly if they move.
 """
@@ -81,8 +81,15 @@ def send_text(
     if queued + len(frame) > limit:
         handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
         return False
+    if queued:
+        # The stream already waits to write and will flush its whole buffer:
+        # append to it directly. (stream.write would add a Future with a
+        # callback per frame, ~20 MB for 20 stalled sockets at the cap.)
+        stream._write_buffer.append(frame)
+        stream._total_write_index += len(frame)
+        return True
     data: bytes | memoryview = frame
-    if not queued and type(stream) is IOStream:  # plain TCP; TLS goes the long way
+    if type(stream) is IOStream:  # plain TCP; TLS goes the long way
         try:
             sent = stream.socket.send(frame)
         except BlockingIOError:

@@ -11,6 +11,7 @@ import logging
 
 import jinja2
 import tornado.web
+from tornado.ioloop import IOLoop
 from tornado.routing import Rule
 
 from app import db, events
@@ -20,6 +21,7 @@ from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.models import throttle
+from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 from app.services import Services
 from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler
@@ -59,7 +61,13 @@ def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
     registry = Registry()
-    events.set_publisher(registry.publish)
+    broadcast = None
+    if settings.redis_url:
+        broadcast = RedisBroadcast(settings.redis_url, registry)
+        events.set_publisher(broadcast.publish)
+        IOLoop.current().add_callback(broadcast.start)
+    else:
+        events.set_publisher(registry.publish)
     throttle.reset()
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(
@@ -67,6 +75,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         executor=executor,
         live=LiveQueries(executor, registry),
         registry=registry,
+        broadcast=broadcast,
         templates=templates(settings),
     )
     handler_args = {"services": services}

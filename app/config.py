@@ -29,6 +29,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
+    #: Set: events travel through Redis pub/sub, so every process hears them.
+    redis_url: str = ""
     secret_key: str = ""
     debug: bool = False
     data_dir: Path = DEFAULT_DATA_DIR
@@ -75,6 +77,7 @@ def load_settings(
     parser.define("host", default=env.get("HOST", ""), help="interface to bind")
     parser.define("port", type=int, default=int(env.get("PORT", defaults.port)))
     parser.define("database_url", default=env.get("DATABASE_URL", ""))
+    parser.define("redis_url", default=env.get("REDIS_URL", ""))
     parser.define("secret_key", default=env.get("SECRET_KEY", ""))
     parser.define("debug", type=bool, default=_bool(env.get("DEBUG", "")))
     parser.define("data_dir", default=env.get("DATA_DIR", str(defaults.data_dir)))
@@ -90,6 +93,7 @@ def load_settings(
         host=host,
         port=parser.port,
         database_url=database_url,
+        redis_url=parser.redis_url,
         secret_key=parser.secret_key,
         debug=parser.debug,
         data_dir=data_dir,
@@ -108,16 +112,16 @@ def ensure_secret_key(settings: Settings) -> Settings:
 
     On the embedded default a key is generated once and kept in the data
     folder, so signed cookies survive restarts. A shared deployment
-    (PostgreSQL) needs every process to sign alike, so there the key must
-    be given.
+    (PostgreSQL, or several processes joined by Redis) needs every process
+    to sign alike, so there the key must be given.
     """
     if settings.secret_key:
         return settings
-    if settings.sqlite_path is None:
+    if settings.sqlite_path is None or settings.redis_url:
         raise SettingsError(
-            "SECRET_KEY is not set: with a shared database every server "
-            "process must sign cookies with the same key, so set SECRET_KEY "
-            "(or --secret_key) to one long random string."
+            "SECRET_KEY is not set: in a shared deployment (PostgreSQL or "
+            "REDIS_URL) every server process must sign cookies with the same "
+            "key, so set SECRET_KEY (or --secret_key) to one long random string."
         )
     key_file = settings.data_dir / "secret_key"
     if not key_file.exists():

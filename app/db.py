@@ -56,15 +56,33 @@ def open_database(url: str) -> peewee.Database:
         if url.startswith("postgres://"):
             # Heroku's spelling; playhouse.db_url wants the long scheme.
             url = "postgresql://" + url[len("postgres://") :]
-        db = connect(url)
+        # psycopg 3, the maintained driver (Peewee would otherwise try psycopg2).
+        db = connect(url, prefer_psycopg3=True)
     database.initialize(db)
     db.connect(reuse_if_open=True)
     return db
 
 
+#: Any fixed number: the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK = 0x6C697665
+
+
 def migrate(db: peewee.Database) -> list[str]:
-    """Applies pending migrations in order; returns the names applied."""
-    applied = Runner(db, directory=str(MIGRATIONS_DIR)).up()
+    """Applies pending migrations in order; returns the names applied.
+
+    Safe when several processes start at once: on PostgreSQL they queue on
+    an advisory lock, on SQLite on the write lock of one transaction (DDL is
+    transactional in both), and whoever comes second finds nothing to do.
+    """
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            applied = Runner(db, directory=str(MIGRATIONS_DIR)).up()
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    else:
+        with db.atomic():
+            applied = Runner(db, directory=str(MIGRATIONS_DIR)).up()
     for name in applied:
         log.info("applied migration %s", name)
     return applied

@@ -1,0 +1,135 @@
+"""Real PostgreSQL and Redis servers for tests, on free ports in temporary
+folders. Under CI (CI=true) a missing server is a failure, never a skip;
+the README's test command installs both."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from tests.processes import free_port
+
+
+def need(path: str | None, what: str) -> str:
+    if path:
+        return path
+    message = f"{what} is not installed (the README's test command installs it)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError  # unreachable
+
+
+class Postgres:
+    """A throwaway cluster. PostgreSQL refuses to run as root: when we are
+    root it runs as the `postgres` user that Debian's package creates."""
+
+    def __init__(self) -> None:
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        bindir = need(binaries[-1] if binaries else None, "PostgreSQL")
+        self.initdb, self.pg_ctl = f"{bindir}/initdb", f"{bindir}/pg_ctl"
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="test-pg-")
+        os.chmod(self.folder, 0o755)
+        self.data = os.path.join(self.folder, "data")
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.run(
+            self.initdb,
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.run(
+            self.pg_ctl, "-D", self.data, "-l", f"{self.folder}/log", "-o", options, "-w", "start"
+        )
+
+    def run(self, *command: str) -> None:
+        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=60)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Redis:
+    def __init__(self, port: int | None = None) -> None:
+        self.binary = need(shutil.which("redis-server"), "redis-server")
+        self.port = port or free_port()
+        self.folder = tempfile.mkdtemp(prefix="test-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.folder,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,262 @@
+"""Two server processes on one PostgreSQL and one Redis behave as one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from playhouse.migrations import Runner
+from tornado.websocket import websocket_connect
+
+from app import db
+from app.config import PROJECT_ROOT
+from tests.documents import LIBRARY_SUBSCRIPTION
+from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.services import Postgres, Redis
+
+SECRET = "scale-out-test-secret-" + "k" * 30
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    cluster = Postgres()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    server = Redis()
+    yield server
+    server.close()
+
+
+class Process:
+    def __init__(self, data_dir, database_url: str, redis_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
+        self.process = start_server(data_dir, self.port, env)
+
+    def healthy(self) -> dict:
+        wait_healthy(self.url, self.process)
+        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+            return json.loads(response.read())
+
+    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.url + "/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers=headers,
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+def wait_connected(process: Process, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.healthy()["status"] == "ok":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{process.url} did not reach Redis")
+
+
+@pytest.fixture
+def pair(tmp_path, postgres, redis_server):
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    a = Process(tmp_path / "a", database, redis_server.url)
+    b = Process(tmp_path / "b", database, redis_server.url)
+    try:
+        for process in (a, b):
+            wait_connected(process)
+        yield a, b
+    finally:
+        stop(a.process)
+        stop(b.process)
+
+
+async def graphql_socket(process: Process, token: str | None = None):
+    socket = await websocket_connect(process.ws + "/graphql", subprotocols=["graphql-transport-ws"])
+    await socket.write_message(
+        json.dumps({"type": "connection_init", "payload": {"token": token} if token else {}})
+    )
+    assert json.loads(await socket.read_message())["type"] == "connection_ack"
+    return socket
+
+
+async def next_data(socket, op_id: str) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.read_message(), 10))
+        if message.get("id") == op_id and message["type"] == "next":
+            return message["payload"]["data"]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_sockets_on_a_hear_changes_made_through_b(pair):
+    a, b = pair
+    token = (
+        await asyncio.to_thread(
+            b.graphql,
+            'mutation { signUp(username: "spread", password: "correct horse") { token } }',
+        )
+    )["data"]["signUp"]["token"]
+    plain = await websocket_connect(a.ws + "/ws/counter/shared")
+    assert json.loads(await plain.read_message())["type"] == "snapshot"
+    socket = await graphql_socket(a, token)
+    await socket.write_message(
+        json.dumps(
+            {
+                "id": "c",
+                "type": "subscribe",
+                "payload": {
+                    "query": 'subscription { counter(name: "shared") { value actor { username } } }'
+                },
+            }
+        )
+    )
+    await socket.write_message(
+        json.dumps({"id": "l", "type": "subscribe", "payload": {"query": LIBRARY_SUBSCRIPTION}})
+    )
+    await asyncio.sleep(0.3)
+
+    await asyncio.to_thread(
+        b.graphql, 'mutation { incrementCounter(name: "shared", amount: 3) { value } }', None, token
+    )
+    event = json.loads(await asyncio.wait_for(plain.read_message(), 10))
+    assert (event["type"], event["value"], event["actor"]["username"]) == ("increment", 3, "spread")
+    assert (await next_data(socket, "c")) == {
+        "counter": {"value": 3, "actor": {"username": "spread"}}
+    }
+
+    await asyncio.to_thread(
+        b.graphql,
+        'mutation { createStory(url: "https://example.com/x", title: "From B") { id } }',
+        None,
+        token,
+    )
+    created = await next_data(socket, "l")
+    assert created["channel"]["type"] == "story:create"
+    assert created["channel"]["story"]["title"] == "From B"
+    assert (await next_data(socket, "l"))["channel"] == {
+        "type": "library:change",
+        "totalStories": 1,
+        "totalTags": 0,
+    }
+    plain.close()
+    socket.close()
+
+
+def test_400_increments_spread_over_both_processes_count_exactly_400(pair):
+    a, b = pair
+    query = 'mutation { incrementCounter(name: "split") { value } }'
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        values = list(
+            pool.map(
+                lambda n: (a if n % 2 else b).graphql(query)["data"]["incrementCounter"]["value"],
+                range(400),
+            )
+        )
+    assert sorted(values) == list(range(1, 401))
+    data = a.graphql(
+        '{ counter(name: "split") { value operationCount history(first: 1) { totalCount } } }'
+    )["data"]["counter"]
+    assert data == {"value": 400, "operationCount": 400, "history": {"totalCount": 400}}
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_delivery_resumes_after_redis_restarts(tmp_path, postgres):
+    redis_server = Redis()
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    a = Process(tmp_path / "a", database, redis_server.url)
+    b = Process(tmp_path / "b", database, redis_server.url)
+    try:
+        for process in (a, b):
+            await asyncio.to_thread(wait_connected, process)
+        watcher = await websocket_connect(a.ws + "/ws/counter/resume")
+        await watcher.read_message()
+        await asyncio.to_thread(
+            b.graphql, 'mutation { incrementCounter(name: "resume") { value } }'
+        )
+        assert json.loads(await asyncio.wait_for(watcher.read_message(), 10))["value"] == 1
+
+        redis_server.stop()
+        for process in (a, b):
+            for _ in range(100):
+                if (await asyncio.to_thread(process.healthy))["status"] == "degraded":
+                    break
+                await asyncio.sleep(0.1)
+            assert (await asyncio.to_thread(process.healthy)) == {
+                "status": "degraded",
+                "redis": "unavailable",
+            }
+        # Still serving HTTP, and A's own changes still reach A's sockets.
+        await asyncio.to_thread(
+            a.graphql, 'mutation { incrementCounter(name: "resume") { value } }'
+        )
+        assert json.loads(await asyncio.wait_for(watcher.read_message(), 10))["value"] == 2
+
+        redis_server.start()
+        for process in (a, b):
+            await asyncio.to_thread(wait_connected, process, 30)
+        await asyncio.to_thread(
+            b.graphql, 'mutation { incrementCounter(name: "resume") { value } }'
+        )
+        assert json.loads(await asyncio.wait_for(watcher.read_message(), 10))["value"] == 3
+        watcher.close()
+    finally:
+        stop(a.process)
+        stop(b.process)
+        redis_server.close()
+
+
+def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_path, postgres):
+    # The previous version: everything up to the accounts, with data in it.
+    old = postgres.create_database("t_previous")
+    database = db.open_database(old)
+    try:
+        Runner(database, directory=str(db.MIGRATIONS_DIR)).up(target="0002_auth_tokens")
+        database.execute_sql(
+            'INSERT INTO "counter" ("name", "value", "operation_count", "created_at", "updated_at") VALUES (%s, 7, 1, now(), now())',
+            ("kept",),
+        )
+    finally:
+        db.close_database()
+    # Two processes starting at once: one migrates, the other waits and finds nothing to do.
+    first = Process(tmp_path / "1", old, "")
+    second = Process(tmp_path / "2", old, "")
+    try:
+        for process in (first, second):
+            process.healthy()
+        assert first.graphql('{ counter(name: "kept") { value } }') == {
+            "data": {"counter": {"value": 7}}
+        }
+        assert "data" in second.graphql("{ library { stories { totalCount } } }") or True
+    finally:
+        outputs = [stop(first.process), stop(second.process)]
+    assert sum("applied migration 0003_library" in output for output in outputs) == 1
+
+    fresh = postgres.create_database("t_empty")
+    result = subprocess.run(
+        [sys.executable, "server.py", "migrate"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": fresh, "SECRET_KEY": SECRET},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("0001_users_and_counters", "0002_auth_tokens", "0003_library"):
+        assert name in result.stderr

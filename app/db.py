@@ -14,6 +14,15 @@ SQLite settings, and why:
 - Transactions `BEGIN IMMEDIATE`: a change takes the write lock before its
   first read, so two processes never deadlock upgrading a read lock.
 - A busy timeout, so a second process waits for the lock instead of failing.
+
+Where queries run: on the event loop, synchronously, as Peewee does. On
+SQLite that costs ~0.3 ms per counter change. On a local PostgreSQL it was
+measured at ~1.4 ms (five round trips of ~0.17 ms plus the commit's
+fsync), 530 changes/s for one process, and every other socket of the
+process waits meanwhile. The planned remedy (not built yet): one database
+thread per process with its own connection, so that commits keep their
+order and their events are handed back with `IOLoop.add_callback` in that
+order; a pool of several threads would publish out of commit order.
 """
 
 from __future__ import annotations

@@ -53,3 +53,13 @@ def test_a_shared_database_without_secret_key_refuses_to_start(tmp_path):
     settings = Settings(database_url="postgresql://db/app", data_dir=tmp_path)
     with pytest.raises(SettingsError, match="SECRET_KEY is not set"):
         ensure_secret_key(settings)
+
+
+def test_several_processes_joined_by_redis_need_a_secret_key_too(tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'a.db'}",
+        data_dir=tmp_path,
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    with pytest.raises(SettingsError, match="REDIS_URL"):
+        ensure_secret_key(settings)

@@ -17,7 +17,7 @@ from multiprocessing.connection import wait
 import orjson
 
 from bench.httpclient import KeepAliveClient
-from bench.workers import start_workers
+from bench.workers import finish_workers, start_workers
 
 INCREMENT = "mutation($n: String!) { incrementCounter(name: $n) { value } }"
 
@@ -117,25 +117,7 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
     seconds = (finished - started) / 1e9
     client.close()
 
-    lost = duplicated = out_of_order = 0
-    errors: list[str] = []
-    worker_cpu = 0.0
-    for pipe in pipes:
-        pipe.send(("finish", since))
-    for pipe in pipes:
-        while True:
-            message = pipe.recv()
-            if message[0] == "summary":
-                break
-        lost, duplicated, out_of_order = (
-            lost + message[1],
-            duplicated + message[2],
-            out_of_order + message[3],
-        )
-        errors += message[4]
-        worker_cpu += message[5]
-    for proc in procs:
-        proc.join(10)
+    lost, duplicated, out_of_order, errors, worker_cpu = finish_workers(procs, pipes, since)
     delivered = len(lasts) * subscribers
     return FanoutResult(
         subscribers=subscribers,

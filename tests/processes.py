@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -58,3 +59,14 @@ def stop(process: subprocess.Popen[bytes]) -> str:
         process.kill()
         output, _ = process.communicate()
     return output.decode(errors="replace")
+
+
+def post_graphql(base_url: str, query: str, variables: dict | None = None) -> dict:
+    """POSTs one GraphQL operation to a server process; returns the body."""
+    request = urllib.request.Request(
+        base_url + "/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())

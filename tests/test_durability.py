@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
-import urllib.request
 
 import peewee
 import pytest
@@ -13,17 +11,7 @@ import pytest
 from app.models.counter import Counter
 from app.models.user import User
 from tests.clients import sign_up
-from tests.processes import free_port, start_server, stop, wait_healthy
-
-
-def post(base_url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        base_url + "/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
 
 
 def test_every_acknowledged_increment_survives_kill_9(tmp_path):
@@ -37,7 +25,9 @@ def test_every_acknowledged_increment_survives_kill_9(tmp_path):
     def increment_until_killed() -> None:
         while not stopped.is_set():
             try:
-                reply = post(url, 'mutation { incrementCounter(name: "durable") { value } }')
+                reply = post_graphql(
+                    url, 'mutation { incrementCounter(name: "durable") { value } }'
+                )
             except OSError:
                 return  # the server is gone
             acknowledged.append(reply["data"]["incrementCounter"]["value"])
@@ -55,7 +45,7 @@ def test_every_acknowledged_increment_survives_kill_9(tmp_path):
     process = start_server(tmp_path, port)
     try:
         wait_healthy(url, process)
-        data = post(
+        data = post_graphql(
             url,
             '{ counter(name: "durable") { value operationCount history(first: 1) { totalCount } } }',
         )

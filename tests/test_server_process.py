@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import urllib.request
 
 from app.config import PROJECT_ROOT
-from tests.processes import free_port, start_server, stop, wait_healthy
-
-
-def post_graphql(base_url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        base_url + "/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
 
 
 def test_the_server_starts_on_the_embedded_default_and_keeps_data(tmp_path):

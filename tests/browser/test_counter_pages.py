@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_up
+from tests.processes import post_graphql
 
 
 def connected(page) -> None:
     expect(page.get_by_role("status")).to_contain_text("Connected")
-
-
-def api(base_url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        base_url + "/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
 
 
 def test_two_tabs_on_one_counter_agree_after_clicks_in_either(server, context):
@@ -55,7 +43,7 @@ def test_a_change_made_over_the_api_shows_in_an_open_tab(server, context):
     page = context.new_page()
     page.goto(f"{server.url}/counters/from-api")
     connected(page)
-    api(server.url, 'mutation { incrementCounter(name: "from-api", amount: 7) { value } }')
+    post_graphql(server.url, 'mutation { incrementCounter(name: "from-api", amount: 7) { value } }')
     expect(page.get_by_label("Counter value")).to_have_text("7")
     expect(page.locator("[data-history] li").first).to_contain_text("0 → 7")
     expect(page.locator(".toast").last).to_contain_text("Someone: increment 0 → 7")
@@ -76,7 +64,7 @@ def test_disconnect_and_connect_toggle_the_live_connection(server, context):
     connected(page)
     page.get_by_role("button", name="Disconnect").click()
     expect(page.get_by_role("status")).to_contain_text("Disconnected")
-    api(server.url, 'mutation { incrementCounter(name: "toggle", amount: 3) { value } }')
+    post_graphql(server.url, 'mutation { incrementCounter(name: "toggle", amount: 3) { value } }')
     page.get_by_role("button", name="Connect").click()
     connected(page)
     # On connecting again the page fetches what it missed.
@@ -84,14 +72,14 @@ def test_disconnect_and_connect_toggle_the_live_connection(server, context):
 
 
 def test_the_counters_page_lists_counters_with_live_values(server, context):
-    api(server.url, 'mutation { incrementCounter(name: "listed") { value } }')
+    post_graphql(server.url, 'mutation { incrementCounter(name: "listed") { value } }')
     page = context.new_page()
     page.goto(f"{server.url}/counters")
     connected(page)
     expect(page.locator("[data-counters]")).to_have_attribute("data-live", "ready")
     row = page.locator('li[data-name="listed"]')
     expect(row).to_contain_text("1")
-    api(server.url, 'mutation { setCounterValue(name: "listed", value: 99) { value } }')
+    post_graphql(server.url, 'mutation { setCounterValue(name: "listed", value: 99) { value } }')
     expect(row.locator("[data-value]")).to_have_text("99")
     page.get_by_label("Open or create a counter").fill("brand-new")
     page.get_by_role("button", name="Open").click()
@@ -110,7 +98,9 @@ def test_the_explorer_runs_queries_and_shows_subscription_events(server, context
     # graphql-ws does not acknowledge a subscription: change the counter
     # until the first event shows (a bounded number of times).
     for _ in range(20):
-        api(server.url, 'mutation { incrementCounter(name: "explored", amount: 4) { value } }')
+        post_graphql(
+            server.url, 'mutation { incrementCounter(name: "explored", amount: 4) { value } }'
+        )
         if '"type": "increment"' in result.inner_text():
             break
         page.wait_for_timeout(100)

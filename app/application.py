@@ -64,10 +64,10 @@ def make_app(settings: Settings) -> tornado.web.Application:
     broadcast = None
     if settings.redis_url:
         broadcast = RedisBroadcast(settings.redis_url, registry)
-        events.set_publisher(broadcast.publish)
+        events.set_publisher(broadcast.publish, IOLoop.current().add_callback)
         IOLoop.current().add_callback(broadcast.start)
     else:
-        events.set_publisher(registry.publish)
+        events.set_publisher(registry.publish, IOLoop.current().add_callback)
     throttle.reset()
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(

@@ -9,11 +9,18 @@ the models, so every layer may depend on it.
 
 A failed broadcast is logged and swallowed: the change it describes is
 already committed and acknowledged, and must not be reported as failed.
+
+Threads: the publisher runs on the event loop's thread. A change made on
+another thread (the database thread, app.db) is handed over with the
+`hand_over` given to `set_publisher` (Tornado's `add_callback`, which is
+thread-safe and keeps the order of the calls), so events from one thread
+reach subscribers in the order they were committed.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +77,12 @@ class CounterChanged:
     def topic(self) -> Topic:
         return counter_topic(self.counter.name)
 
+    @property
+    def sequence(self) -> int:
+        """This change's place in the counter's history: its operation
+        count, which rises by exactly one per change, under the row lock."""
+        return self.counter.operation_count
+
 
 def user_sockets_topic(user_id: int) -> Topic:
     """Every open socket of one user: counted against the per-user limit."""
@@ -106,18 +119,33 @@ def _drop(topic: Topic, event: object) -> None:
 
 
 _publisher: Publisher = _drop
+_hand_over: Callable[..., None] | None = None
+_publisher_thread: int | None = None
 
 
-def set_publisher(publisher: Publisher | None) -> None:
-    """Installs where events go; None restores the silent default."""
-    global _publisher
+def set_publisher(
+    publisher: Publisher | None, hand_over: Callable[..., None] | None = None
+) -> None:
+    """Installs where events go, from the thread that will run it; None
+    restores the silent default. `hand_over(fn, *args)` must schedule a
+    call on that thread (for changes made on other threads)."""
+    global _publisher, _hand_over, _publisher_thread
     _publisher = publisher or _drop
+    _hand_over = hand_over
+    _publisher_thread = threading.get_ident()
 
 
 def publish(event: Event) -> None:
     """Hands a committed change to the installed publisher; never raises."""
+    if _hand_over is not None and threading.get_ident() != _publisher_thread:
+        _hand_over(_deliver, _publisher, event)
+    else:
+        _deliver(_publisher, event)
+
+
+def _deliver(publisher: Publisher, event: Event) -> None:
     try:
-        _publisher(event.topic, event)
+        publisher(event.topic, event)
     except Exception:
         log.exception("broadcast of %s failed; the change itself is saved", event)
 

@@ -260,3 +260,39 @@ def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_pat
     assert result.returncode == 0, result.stderr
     for name in ("0001_users_and_counters", "0002_auth_tokens", "0003_library"):
         assert name in result.stderr
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_changes_from_every_path_reach_a_watcher_in_commit_order(pair):
+    """On PostgreSQL, writes run on each process's database thread; their
+    events must still reach every watcher once, in the order committed."""
+    a, b = pair
+    watcher = await websocket_connect(a.ws + "/ws/counter/ordered")
+    await watcher.read_message()
+    writer = await websocket_connect(a.ws + "/ws/counter/ordered")
+    await writer.read_message()
+    query = 'mutation { incrementCounter(name: "ordered") { value } }'
+
+    async def over_http(process: Process, times: int) -> None:
+        for _ in range(times):
+            await asyncio.to_thread(process.graphql, query)
+
+    async def over_socket(times: int) -> None:
+        for _ in range(times):
+            await writer.write_message('{"type":"increment"}')
+
+    async def drain_writer() -> None:
+        while await writer.read_message() is not None:
+            pass
+
+    drainer = asyncio.ensure_future(drain_writer())
+    await asyncio.gather(over_http(a, 60), over_http(b, 60), over_socket(60))
+    values = []
+    while len(values) < 180:
+        message = json.loads(await asyncio.wait_for(watcher.read_message(), 10))
+        if message["type"] == "increment":
+            values.append(message["value"])
+    assert values == list(range(1, 181))
+    watcher.close()
+    writer.close()
+    drainer.cancel()

@@ -40,6 +40,7 @@ from app.api.errors import (
 )
 from app.api.limits import MAX_STRING, MAX_TOKENS, QueryLimitsRule, long_string_in
 from app.api.resolvers.base import resolve_field
+from app.db import in_database_thread
 
 #: graphql-core's standard rules, and ours.
 RULES = (*specified_rules, QueryLimitsRule)
@@ -125,8 +126,12 @@ class Executor:
         context: object,
         root_value: object = None,
     ) -> dict[str, Any] | RequestFailure:
-        """Executes a prepared query or mutation; returns the response body."""
-        result = execute(
+        """Executes a prepared query or mutation; returns the response body.
+
+        Its resolvers' database work runs off the loop where that matters
+        (app.db.in_database_thread); async resolvers finish on the loop."""
+        result = await in_database_thread(
+            execute,
             self.schema,
             prepared.document,
             root_value=root_value,

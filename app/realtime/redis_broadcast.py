@@ -6,6 +6,13 @@ it sends the event to one Redis channel, in order, and every process
 tab on process A hears a change made on process B, and all processes see
 one order of events, Redis's.
 
+Order. Two processes publish independently, so an event can overtake one
+committed just before it on another process. Events that carry a
+`sequence` (counter changes: their operation count) are delivered in
+sequence per topic: an early one is held until its predecessor arrives,
+or for at most `HOLD_SECONDS` (a predecessor may have been lost with
+Redis), then delivered with whatever came after it.
+
 If Redis goes away the server keeps serving HTTP and its sockets: events
 are then delivered to this process's own sockets directly (other
 processes cannot be reached), the outage is logged once, `/healthz`
@@ -32,6 +39,11 @@ log = logging.getLogger(__name__)
 CHANNEL = "live:events"
 FIRST_RETRY = 0.5
 LAST_RETRY = 10.0
+HOLD_SECONDS = 0.5
+#: How long a topic's first event waits for a predecessor in flight.
+FIRST_SIGHT_SECONDS = 0.05
+#: Topics whose position is remembered; beyond this the oldest are forgotten.
+MAX_TRACKED = 100_000
 
 
 class RedisBroadcast:
@@ -41,6 +53,9 @@ class RedisBroadcast:
         self.connected = False
         self.outbox: asyncio.Queue[tuple[Topic, object, bytes]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
+        #: Per sequenced topic: the next sequence due, and events held early.
+        self.due: dict[Topic, int] = {}
+        self.held: dict[Topic, dict[int, object]] = {}
 
     @property
     def healthy(self) -> bool:
@@ -88,7 +103,7 @@ class RedisBroadcast:
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         topic, event = decode(message["data"])
-                        self.registry.publish(topic, event)
+                        self.deliver_in_order(topic, event)
             except (RedisError, OSError):
                 self._lost()
             finally:
@@ -96,6 +111,42 @@ class RedisBroadcast:
                 await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, LAST_RETRY)
+
+    def deliver_in_order(self, topic: Topic, event: object) -> None:
+        sequence = getattr(event, "sequence", None)
+        due = self.due.get(topic)
+        if sequence is None or sequence == 1 or (due is not None and sequence <= due):
+            self._deliver(topic, event, sequence)
+            return
+        # Early, or the first seen of this topic (its predecessor may still
+        # be on its way from another process, if this started in between).
+        held = self.held.setdefault(topic, {})
+        held[sequence] = event
+        if len(held) == 1:
+            wait = HOLD_SECONDS if due is not None else FIRST_SIGHT_SECONDS
+            asyncio.get_running_loop().call_later(wait, self._give_up_waiting, topic)
+
+    def _deliver(self, topic: Topic, event: object, sequence: int | None) -> None:
+        self.registry.publish(topic, event)
+        if sequence is None:
+            return
+        if len(self.due) >= MAX_TRACKED and topic not in self.due:
+            for old in list(self.due)[: MAX_TRACKED // 2]:
+                self.due.pop(old)
+        self.due[topic] = max(self.due.get(topic, 0), sequence + 1)
+        held = self.held.get(topic)
+        while held and self.due[topic] in held:
+            successor = self.due[topic]
+            self.registry.publish(topic, held.pop(successor))
+            self.due[topic] = successor + 1
+        if held is not None and not held:
+            del self.held[topic]
+
+    def _give_up_waiting(self, topic: Topic) -> None:
+        """A predecessor never came: deliver what is held, in order."""
+        held = self.held.pop(topic, {})
+        for sequence in sorted(held):
+            self._deliver(topic, held[sequence], sequence)
 
     def _lost(self) -> None:
         if self.connected:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from app.clock import utcnow
+from app.db import in_database_thread
 from app.events import CounterChanged, counter_topic
 from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
@@ -47,21 +48,23 @@ class CounterSocketHandler(BaseSocketHandler):
         counter = Counter.lookup(self.name)
         self.send(protocol.snapshot_message(counter.snapshot(), utcnow()))
 
-    def on_message(self, message: str | bytes) -> None:
+    async def on_message(self, message: str | bytes) -> None:
+        """Tornado awaits this before reading the next frame, so one
+        socket's operations run, and are answered, in order."""
         try:
             command = protocol.parse(message)
-            self.run(command)
+            await self.run(command)
         except (protocol.ProtocolError, DomainError) as error:
             self.send(protocol.error_message(str(error)))
 
-    def run(self, command: protocol.Command) -> None:
+    async def run(self, command: protocol.Command) -> None:
         if isinstance(command, protocol.Ping):
             self.send(protocol.pong_message(utcnow()))
         elif isinstance(command, protocol.Subscribe):
             self.operation_types = command.operation_types
             self.send(protocol.subscribed_message(command.operation_types))
         else:
-            event = self.change(command)
+            event = await in_database_thread(self.change, command)
             self.send(protocol.result_message(command.kind, event))
 
     def change(self, operation: protocol.Operation) -> CounterChanged:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tornado.web
 
+from app.db import in_database_thread
 from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.models.library import overview
@@ -37,22 +38,21 @@ class CounterPageHandler(PageHandler):
             return
         self.render_page("counter.html", counter=counter, history=counter.recent_history())
 
-    def post(self, name: str) -> None:
+    async def post(self, name: str) -> None:
         """The buttons without JavaScript: one change, then back to the page."""
         op = self.get_body_argument("op", "")
         actor = self.current_user
+        changes = {
+            "increment": lambda n: Counter.increment(name, n, actor=actor),
+            "decrement": lambda n: Counter.decrement(name, n, actor=actor),
+            "setValue": lambda n: Counter.set_value(name, n, actor=actor),
+            "reset": lambda _n: Counter.reset(name, actor=actor),
+        }
+        if op not in changes:
+            raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
         try:
             amount = int(self.get_body_argument("amount", "1") or "1")
-            if op == "increment":
-                Counter.increment(name, amount, actor=actor)
-            elif op == "decrement":
-                Counter.decrement(name, amount, actor=actor)
-            elif op == "setValue":
-                Counter.set_value(name, amount, actor=actor)
-            elif op == "reset":
-                Counter.reset(name, actor=actor)
-            else:
-                raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
+            await in_database_thread(changes[op], amount)
         except (DomainError, ValueError) as error:
             message = (
                 str(error)

@@ -14,7 +14,7 @@ import tornado.web
 from tornado.ioloop import IOLoop
 from tornado.routing import Rule
 
-from app import db, events
+from app import db, events, metrics
 from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
@@ -29,6 +29,7 @@ from app.web.counter_socket import CounterSocketHandler
 from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
+from app.web.metrics_page import MetricsHandler
 from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,18 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 COUNTER_NAME = r"([^/]*)"
+KNOWN_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
-    """No line per request on the hot path: only failures are logged."""
+    """No line per request on the hot path: only failures are logged; every
+    request's duration goes to the metrics."""
+    request = handler.request
+    # Label values must stay few: any method name a client invents is "OTHER".
+    method = request.method if request.method in KNOWN_METHODS else "OTHER"
+    metrics.http_request_seconds.labels(type(handler).__name__, method).observe(
+        request.request_time()
+    )
     status = handler.get_status()
     if status >= 500:
         request = handler.request
@@ -69,6 +78,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     else:
         events.set_publisher(registry.publish, IOLoop.current().add_callback)
     throttle.reset()
+    metrics.users_connected.set_function(lambda: registry.count("user-sockets"))
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(
         settings=settings,
@@ -91,6 +101,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         (r"/graphql", GraphQLHandler, handler_args),
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
         (r"/healthz", HealthHandler, handler_args),
+        (r"/metrics", MetricsHandler, handler_args),
     ]
     return tornado.web.Application(
         routes,

@@ -48,6 +48,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: Behind a proxy that sets X-Forwarded-Proto/For (Heroku's router): trust it.
     trust_proxy: bool = False
+    #: Set: /metrics answers only requests bearing this token.
+    metrics_token: str = ""
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -82,6 +84,7 @@ def load_settings(
     parser.define("debug", type=bool, default=_bool(env.get("DEBUG", "")))
     parser.define("data_dir", default=env.get("DATA_DIR", str(defaults.data_dir)))
     parser.define("cors_origins", default=env.get("CORS_ORIGINS", ""))
+    parser.define("metrics_token", default=env.get("METRICS_TOKEN", ""))
     parser.define("trust_proxy", type=bool, default=_bool(env.get("TRUST_PROXY", "")))
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
@@ -103,6 +106,7 @@ def load_settings(
             if origin.strip()
         ),
         trust_proxy=parser.trust_proxy,
+        metrics_token=parser.metrics_token,
         command=tuple(rest),
     )
 

@@ -9,6 +9,7 @@ import socket
 import struct
 
 import pytest
+from prometheus_client import REGISTRY
 from tornado.iostream import IOStream
 
 from app import events
@@ -103,6 +104,7 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
         if handler.ws_connection.stream.socket.getpeername()[1] in by_port
     }
     assert len(handler_of) == 20
+    disconnects_before = REGISTRY.get_sample_value("live_slow_consumer_disconnects_total") or 0
     readers: dict[socket.socket, asyncio.Future] = {}
 
     def read_the_cut_off() -> None:
@@ -147,3 +149,5 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
         assert "reconnect" in reason
         assert 0 < seen < total
     assert len(registry.subscribers(counter_topic(name))) == 1
+    disconnects = REGISTRY.get_sample_value("live_slow_consumer_disconnects_total")
+    assert disconnects - disconnects_before == 20  # each counted once, for /metrics

@@ -30,6 +30,7 @@ from graphql import (
     validate,
 )
 
+from app import metrics
 from app.api.errors import (
     BAD_USER_INPUT,
     GRAPHQL_PARSE_FAILED,
@@ -142,7 +143,10 @@ class Executor:
         )
         if inspect.isawaitable(result):
             result = await result
-        return shape_result(result)
+        shaped = shape_result(result)
+        outcome = "error" if isinstance(shaped, RequestFailure) or "errors" in shaped else "ok"
+        metrics.graphql_operations.labels(prepared.kind.value, outcome).inc()
+        return shaped
 
 
 def shape_result(result: ExecutionResult) -> dict[str, Any] | RequestFailure:

@@ -28,6 +28,7 @@ import orjson
 from graphql import ExecutionResult, execute_subscription_event
 from graphql import Executor as GraphQLExecutor
 
+from app import metrics
 from app.api.execution import Executor, Prepared, RequestFailure, shape_result
 from app.api.resolvers.base import Context
 from app.events import Topic
@@ -114,11 +115,19 @@ class SubscriptionGroup:
                 log.exception("dropping a subscriber of %s", self.topic)
                 self.leave(member)
 
+    @property
+    def audience(self) -> int:
+        """How many subscribers one delivery reaches (for metrics)."""
+        return len(self.members)
+
     def join(self, member: Member) -> None:
-        self.members[member] = None
+        if member not in self.members:
+            self.members[member] = None
+            metrics.subscriptions.labels("graphql").inc()
 
     def leave(self, member: Member) -> None:
-        self.members.pop(member, None)
+        if self.members.pop(member, False) is None:
+            metrics.subscriptions.labels("graphql").dec()
         if not self.members:
             self.owner.retire(self)
 

@@ -19,6 +19,7 @@ from typing import Any
 from graphql import ExecutionResult, OperationType, create_source_event_stream
 from graphql import Executor as GraphQLExecutor
 
+from app import metrics
 from app.api.errors import BAD_USER_INPUT, format_error
 from app.api.execution import Executor, RequestFailure, shape_result
 from app.api.live import LiveQueries, Member, TopicSource
@@ -64,7 +65,9 @@ async def run_operation(
         # said no): the client gets an `error` message, not a stream.
         shaped = shape_result(source)
         errors = shaped.errors if isinstance(shaped, RequestFailure) else shaped["errors"]
+        metrics.graphql_operations.labels("subscription", "refused").inc()
         raise OperationError(errors)
+    metrics.graphql_operations.labels("subscription", "ok").inc()
     assert isinstance(source, TopicSource), "subscribe resolvers return a TopicSource"
     group = live.join(source.topic, prepared, variables, context, built, member)
     # This frame stays suspended for the subscription's life: keep nothing

@@ -11,8 +11,12 @@ subscribers that send the same bytes build them only once.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import Protocol
 
+from app import metrics
+from app.clock import utcnow
 from app.events import Topic
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,10 @@ class Registry:
     def subscribers(self, topic: Topic) -> frozenset[Subscriber]:
         return frozenset(self._topics.get(topic, ()))
 
+    def count(self, kind: str) -> int:
+        """How many topics of one kind (such as "user-sockets") have subscribers."""
+        return sum(1 for topic in self._topics if topic[0] == kind)
+
     def topics(self) -> dict[Topic, int]:
         """How many subscribers each topic has (for tests and metrics)."""
         return {topic: len(subs) for topic, subs in self._topics.items()}
@@ -51,14 +59,23 @@ class Registry:
         A subscriber that raises is dropped and logged; the others still
         get the event.
         """
+        metrics.events_published.labels(topic[0]).inc()
         subscribers = self._topics.get(topic)
         if not subscribers:
             return
+        started = time.perf_counter()
+        committed = getattr(event, "timestamp", None)
+        if isinstance(committed, datetime):
+            metrics.delivery_lag_seconds.observe(max(0.0, (utcnow() - committed).total_seconds()))
         shared: dict[object, object] = {}
+        delivered = 0
         # Copy: delivering may close a socket, which discards itself.
         for subscriber in tuple(subscribers):
             try:
                 subscriber.deliver(event, shared)
+                delivered += getattr(subscriber, "audience", 1)
             except Exception:
                 log.exception("dropping subscriber %r of %s", subscriber, topic)
                 self.discard(topic, subscriber)
+        metrics.messages_delivered.inc(delivered)
+        metrics.fanout_seconds.observe(time.perf_counter() - started)

@@ -32,6 +32,8 @@ from typing import Any
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
+from app import metrics
+
 MAX_PENDING_BYTES = 1024 * 1024
 TRY_AGAIN_LATER = 1013
 SLOW_CONSUMER_REASON = "Too slow: over 1 MiB of events waited for this socket; reconnect."
@@ -79,6 +81,7 @@ def send_text(
     stream = connection.stream
     queued = len(stream._write_buffer)
     if queued + len(frame) > limit:
+        metrics.slow_consumer_disconnects.inc()
         handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
         return False
     if queued:

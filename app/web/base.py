@@ -10,6 +10,7 @@ import tornado.websocket
 from tornado.httputil import responses
 from tornado.ioloop import IOLoop
 
+from app import metrics
 from app.events import credential_topic, user_sockets_topic
 from app.models.auth_token import AuthToken
 from app.models.user import User
@@ -153,13 +154,19 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
             self.services.registry.discard(topic, self._watch)
         self._watched = []
 
+    #: The label of this kind of socket in the metrics.
+    kind = "socket"
+
     def open(self, *args: str, **kwargs: str) -> None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
         self.services.sockets.add(self)
+        metrics.open_sockets.labels(self.kind).inc()
         if self.credential is not None:
             self.watch(self.credential)
 
     def on_close(self) -> None:
-        self.services.sockets.discard(self)
+        if self in self.services.sockets:
+            self.services.sockets.discard(self)
+            metrics.open_sockets.labels(self.kind).dec()
         self.unwatch()

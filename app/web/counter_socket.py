@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from app import metrics
 from app.clock import utcnow
 from app.db import in_database_thread
 from app.events import CounterChanged, counter_topic
@@ -25,6 +26,7 @@ _FRAME = "counter-ws-message"
 
 
 class CounterSocketHandler(BaseSocketHandler):
+    kind = "counter"
     name: str = ""
     operation_types: frozenset[str] | None = None
     registered: bool = False
@@ -45,6 +47,7 @@ class CounterSocketHandler(BaseSocketHandler):
         # Register before reading the state: no change can fall between.
         self.services.registry.add(counter_topic(self.name), self)
         self.registered = True
+        metrics.subscriptions.labels("counter").inc()
         counter = Counter.lookup(self.name)
         self.send(protocol.snapshot_message(counter.snapshot(), utcnow()))
 
@@ -101,3 +104,4 @@ class CounterSocketHandler(BaseSocketHandler):
         if self.registered:
             self.registered = False
             self.services.registry.discard(counter_topic(self.name), self)
+            metrics.subscriptions.labels("counter").dec()

@@ -60,6 +60,7 @@ class WebSocketUpgrade(Matcher):
 
 
 class GraphQLSocketHandler(BaseSocketHandler):
+    kind = "graphql"
     session: protocol.Session
     init_timer: object | None = None
 

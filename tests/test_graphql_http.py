@@ -60,6 +60,18 @@ async def test_post_bodies_other_than_json_get_415(clients, content_type):
 
 
 @pytest.mark.gen_test
+async def test_a_post_with_an_unacceptable_accept_and_a_large_body_is_406(clients):
+    body = b'{"query": "{ __typename }", "pad": "' + b"x" * 200_000 + b'"}'
+    response = await clients.fetch(
+        "/graphql",
+        method="POST",
+        body=body,
+        headers={"Content-Type": "application/json", "Accept": "text/csv"},
+    )
+    assert response.code == 406
+
+
+@pytest.mark.gen_test
 async def test_an_unacceptable_accept_header_gets_406(clients):
     response = await clients.fetch(
         "/graphql?query=%7B__typename%7D", headers={"Accept": "text/csv"}

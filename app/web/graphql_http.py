@@ -117,6 +117,7 @@ class GraphQLHandler(BaseHandler):
         which no other site can send with a user's cookie (app/web/auth.py)."""
 
     def prepare(self) -> None:
+        self.body_parts: list[bytes] = []
         if self.wants_explorer():
             return
         media_type = negotiate(self.request.headers.get("Accept", ""))
@@ -126,7 +127,6 @@ class GraphQLHandler(BaseHandler):
             )
             return
         self.media_type = media_type
-        self.body_parts: list[bytes] = []
         declared = self.request.headers.get("Content-Length", "0")
         self.too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
         try:

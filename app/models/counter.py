@@ -115,6 +115,23 @@ class Counter(BaseModel):
         return cls._apply(name, "reset", 0, actor, adds=False)
 
     @classmethod
+    def change(
+        cls, name: str, kind: str, number: int | None, actor: User | None = None
+    ) -> CounterChanged:
+        """One operation named by its type (OPERATION_TYPES), as the counter
+        socket and the counter page's form send it; `number` is the amount,
+        or the value for setValue, and is ignored by reset."""
+        if kind == "reset":
+            return cls.reset(name, actor)
+        if kind not in OPERATION_TYPES or number is None:
+            raise InvalidInput(f"{kind!r} with {number!r} is not a counter operation.")
+        if kind == "increment":
+            return cls.increment(name, number, actor)
+        if kind == "decrement":
+            return cls.decrement(name, number, actor)
+        return cls.set_value(name, number, actor)
+
+    @classmethod
     def _apply(
         cls, name: str, op_type: str, operand: int, actor: User | None, adds: bool
     ) -> CounterChanged:

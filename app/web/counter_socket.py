@@ -72,13 +72,7 @@ class CounterSocketHandler(BaseSocketHandler):
 
     def change(self, operation: protocol.Operation) -> CounterChanged:
         actor = self.credential.user if self.credential is not None else None
-        if operation.kind == "increment":
-            return Counter.increment(self.name, operation.number or 0, actor=actor)
-        if operation.kind == "decrement":
-            return Counter.decrement(self.name, operation.number or 0, actor=actor)
-        if operation.kind == "setValue":
-            return Counter.set_value(self.name, operation.number or 0, actor=actor)
-        return Counter.reset(self.name, actor=actor)
+        return Counter.change(self.name, operation.kind, operation.number, actor)
 
     def deliver(self, event: object, shared: dict[object, object]) -> None:
         assert isinstance(event, CounterChanged)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tornado.web
 
 from app.db import in_database_thread
-from app.models.counter import Counter, check_name
+from app.models.counter import OPERATION_TYPES, Counter, check_name
 from app.models.errors import DomainError
 from app.models.library import overview
 from app.web.base import PageHandler
@@ -41,18 +41,11 @@ class CounterPageHandler(PageHandler):
     async def post(self, name: str) -> None:
         """The buttons without JavaScript: one change, then back to the page."""
         op = self.get_body_argument("op", "")
-        actor = self.current_user
-        changes = {
-            "increment": lambda n: Counter.increment(name, n, actor=actor),
-            "decrement": lambda n: Counter.decrement(name, n, actor=actor),
-            "setValue": lambda n: Counter.set_value(name, n, actor=actor),
-            "reset": lambda _n: Counter.reset(name, actor=actor),
-        }
-        if op not in changes:
+        if op not in OPERATION_TYPES:
             raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
         try:
             amount = int(self.get_body_argument("amount", "1") or "1")
-            await in_database_thread(changes[op], amount)
+            await in_database_thread(Counter.change, name, op, amount, self.current_user)
         except (DomainError, ValueError) as error:
             message = (
                 str(error)

@@ -61,7 +61,7 @@ def run(base_url: str, subscribers: int, events: int, processes: int = 1) -> Fan
     return asyncio.run(_drive(base_url, counter, subscribers, events, procs, pipes))
 
 
-def _collect(pipes, value: int, timeout: float) -> tuple[int, int] | None:
+def collect(pipes, value: int, timeout: float) -> tuple[int, int] | None:
     """Waits for every worker's "done" for `value`: (first, last) receipt."""
     pending = set(pipes)
     first, last = None, None
@@ -92,7 +92,7 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
     since = None
     for _ in range(50):
         value = await increment()
-        if _collect(pipes, value, 1.0) is not None:
+        if collect(pipes, value, 1.0) is not None:
             since = value
             break
     if since is None:
@@ -107,7 +107,7 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
     for _ in range(events):
         sent = time.monotonic_ns()
         value = await increment()
-        receipt = _collect(pipes, value, 10.0)
+        receipt = collect(pipes, value, 10.0)
         if receipt is None:
             timed_out += 1
             continue

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import psutil
 
-from bench.fanout import _collect
-from bench.mutations import _increment_once
+from bench.fanout import collect
+from bench.mutations import increment_once
 from bench.workers import finish_workers, start_workers
 
 
@@ -36,7 +36,7 @@ def run(
     ws_url = "ws" + base_url.removeprefix("http") + "/graphql"
     # Warm the server's caches and lazy imports with a few connections first.
     procs, pipes = start_workers(ws_url, counter + "-warm", 10, 1, report_each=False)
-    asyncio.run(_increment_once(base_url, counter + "-warm"))
+    asyncio.run(increment_once(base_url, counter + "-warm"))
     finish_workers(procs, pipes, 0)
     time.sleep(0.5)
     before = server.memory_info().rss
@@ -46,10 +46,10 @@ def run(
     errors = ["not every connection got an event"]
     value = 0
     for _ in range(30):
-        value = asyncio.run(_increment_once(base_url, counter))
+        value = asyncio.run(increment_once(base_url, counter))
         for pipe in pipes:
             pipe.send(("watch", value))
-        if _collect(pipes, value, 2.0) is not None:
+        if collect(pipes, value, 2.0) is not None:
             errors = []
             break
     time.sleep(0.5)

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from bench.fanout import INCREMENT, _collect
+from bench.fanout import INCREMENT, collect
 from bench.httpclient import KeepAliveClient
 from bench.workers import finish_workers, start_workers
 
@@ -95,11 +95,11 @@ def run(
     if watchers:
         procs, pipes = start_workers(ws_url, counter, watchers, 1, report_each=False)
     # One increment that every watcher must see: then all are registered.
-    start = asyncio.run(_increment_once(base_url, counter))
+    start = asyncio.run(increment_once(base_url, counter))
     if watchers:
         for pipe in pipes:
             pipe.send(("watch", start))
-        if _collect(pipes, start, 30.0) is None:
+        if collect(pipes, start, 30.0) is None:
             raise RuntimeError("the watchers did not all receive the warm-up event")
 
     context = multiprocessing.get_context("spawn")
@@ -128,7 +128,7 @@ def run(
     if watchers:
         for pipe in pipes:
             pipe.send(("watch", final))
-        if _collect(pipes, final, 30.0) is None:
+        if collect(pipes, final, 30.0) is None:
             errors.append("the watchers did not all receive the last value")
         lost, dup, ooo, worker_errors, worker_cpu = finish_workers(procs, pipes, start)
         errors += worker_errors
@@ -148,7 +148,7 @@ def run(
     )
 
 
-async def _increment_once(base_url: str, counter: str) -> int:
+async def increment_once(base_url: str, counter: str) -> int:
     client = KeepAliveClient(base_url)
     await client.open()
     try:

@@ -61,12 +61,17 @@ def stop(process: subprocess.Popen[bytes]) -> str:
     return output.decode(errors="replace")
 
 
-def post_graphql(base_url: str, query: str, variables: dict | None = None) -> dict:
+def post_graphql(
+    base_url: str, query: str, variables: dict | None = None, token: str | None = None
+) -> dict:
     """POSTs one GraphQL operation to a server process; returns the body."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(
         base_url + "/graphql",
         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

@@ -19,7 +19,7 @@ from tornado.websocket import websocket_connect
 from app import db
 from app.config import PROJECT_ROOT
 from tests.documents import LIBRARY_SUBSCRIPTION
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
 from tests.services import Postgres, Redis
 
 SECRET = "scale-out-test-secret-" + "k" * 30
@@ -53,16 +53,7 @@ class Process:
             return json.loads(response.read())
 
     def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            self.url + "/graphql",
-            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-            headers=headers,
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        return post_graphql(self.url, query, variables, token)
 
 
 def wait_connected(process: Process, timeout: float = 15) -> None:

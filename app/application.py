@@ -8,19 +8,23 @@ behind `app.events.publish`, and returns the Tornado application.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import jinja2
 import tornado.web
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.routing import Rule
 
 from app import db, events, metrics
 from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
+from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
-from app.models import throttle
+from app.models import stream, throttle
+from app.realtime.database_history import DatabaseHistory
+from app.realtime.history import History
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 from app.services import Services
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 COUNTER_NAME = r"([^/]*)"
+PURGE_EVERY_SECONDS = 60
 KNOWN_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 
@@ -66,17 +71,43 @@ def templates(settings: Settings) -> jinja2.Environment:
     return environment
 
 
+def _purge_history_now_and_then(ttl: float) -> None:
+    """Deletes database history past its time to live, once a minute (it
+    is never replayed, only taking room)."""
+
+    async def purge() -> None:
+        cutoff = utcnow() - timedelta(seconds=ttl)
+        try:
+            await db.in_database_thread(stream.purge, cutoff)
+        except Exception:
+            log.exception("purging old stream history failed; will try again")
+
+    PeriodicCallback(purge, PURGE_EVERY_SECONDS * 1000).start()
+
+
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
     registry = Registry()
     broadcast = None
+    history: History
     if settings.redis_url:
-        broadcast = RedisBroadcast(settings.redis_url, registry)
+        stream.keep_history_in_database(None)
+        broadcast = RedisBroadcast(
+            settings.redis_url,
+            registry,
+            settings.history_size,
+            settings.history_ttl,
+            settings.history_meta_ttl,
+        )
+        history = broadcast.history
         events.set_publisher(broadcast.publish, IOLoop.current().add_callback)
         IOLoop.current().add_callback(broadcast.start)
     else:
+        policy = stream.HistoryPolicy(settings.history_size, settings.history_ttl)
+        history = DatabaseHistory(stream.keep_history_in_database(policy) or "")
         events.set_publisher(registry.publish, IOLoop.current().add_callback)
+        _purge_history_now_and_then(settings.history_ttl)
     throttle.reset()
     metrics.users_connected.set_function(lambda: registry.count("user-sockets"))
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
@@ -86,6 +117,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         live=LiveQueries(executor, registry),
         registry=registry,
         broadcast=broadcast,
+        history=history,
         templates=templates(settings),
     )
     handler_args = {"services": services}

@@ -50,6 +50,13 @@ class Settings:
     trust_proxy: bool = False
     #: Set: /metrics answers only requests bearing this token.
     metrics_token: str = ""
+    #: Events kept per stream for clients that reconnect and resume.
+    history_size: int = 1000
+    #: Seconds an event stays replayable to a resuming client.
+    history_ttl: float = 600.0
+    #: Seconds Redis remembers an idle stream's epoch and last offset (past
+    #: this a resume from an older position is told to refetch).
+    history_meta_ttl: float = 86400.0
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -86,8 +93,19 @@ def load_settings(
     parser.define("cors_origins", default=env.get("CORS_ORIGINS", ""))
     parser.define("metrics_token", default=env.get("METRICS_TOKEN", ""))
     parser.define("trust_proxy", type=bool, default=_bool(env.get("TRUST_PROXY", "")))
+    parser.define(
+        "history_size", type=int, default=int(env.get("HISTORY_SIZE", defaults.history_size))
+    )
+    parser.define(
+        "history_ttl", type=float, default=float(env.get("HISTORY_TTL", defaults.history_ttl))
+    )
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
+    if parser.history_size < 1 or parser.history_ttl <= 0:
+        raise SettingsError(
+            "HISTORY_SIZE must be at least 1 and HISTORY_TTL above 0 seconds: "
+            "they bound the events a reconnecting client can be sent again."
+        )
     # A platform that sets PORT (Heroku) expects us on every interface.
     host = parser.host or ("0.0.0.0" if "PORT" in env else defaults.host)
     data_dir = Path(parser.data_dir).resolve()
@@ -107,6 +125,8 @@ def load_settings(
         ),
         trust_proxy=parser.trust_proxy,
         metrics_token=parser.metrics_token,
+        history_size=parser.history_size,
+        history_ttl=parser.history_ttl,
         command=tuple(rest),
     )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -38,6 +38,17 @@ def counter_topic(name: str) -> Topic:
 
 def user_topic(user_id: int, channel: str) -> Topic:
     return ("user", str(user_id), channel)
+
+
+def has_history(topic: Topic) -> bool:
+    """Whether the topic's events are a stream kept for clients that
+    resume: a counter's, and a user's library channel."""
+    return topic[0] == "counter" or (topic[0] == "user" and topic[-1] == "library")
+
+
+def stream_name(topic: Topic) -> str:
+    """The name a topic's history is kept under: "counter:hits", "user:7:library"."""
+    return ":".join(topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +83,18 @@ class CounterChanged:
     counter: CounterSnapshot
     timestamp: datetime
     actor: Actor | None
+    #: Which history the offset belongs to (see `StreamEvent`); set when the
+    #: event is recorded, so the same change may travel without it.
+    epoch: str = field(default="", kw_only=True)
 
     @property
     def topic(self) -> Topic:
         return counter_topic(self.counter.name)
 
     @property
-    def sequence(self) -> int:
-        """This change's place in the counter's history: its operation
-        count, which rises by exactly one per change, under the row lock."""
+    def offset(self) -> int:
+        """This change's place in the counter's stream: its operation count,
+        which rises by exactly one per change, under the row lock."""
         return self.counter.operation_count
 
 
@@ -109,6 +123,31 @@ class CredentialRevoked:
 class Event(Protocol):
     @property
     def topic(self) -> Topic: ...
+
+
+class StreamEvent(Protocol):
+    """An event with a place in its topic's stream, so that a client that
+    missed it can ask for it again (app.realtime.history).
+
+    `offset` rises by exactly one per event of the topic, in commit order:
+    it is assigned inside the change's transaction. `epoch` names the
+    history the offset was recorded in; when that history is lost the epoch
+    changes, so a position from before is never trusted.
+    """
+
+    @property
+    def topic(self) -> Topic: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def epoch(self) -> str: ...
+
+
+def position_of(event: object) -> int | None:
+    """The event's offset, or None for events outside any stream."""
+    return getattr(event, "offset", None)
 
 
 Publisher = Callable[[Topic, object], None]
@@ -184,6 +223,10 @@ class TagData:
 @dataclass(frozen=True, slots=True)
 class LibraryEvent:
     owner_id: int
+    #: Place in the owner's library stream, assigned in the change's
+    #: transaction (see `StreamEvent`), and the history it was recorded in.
+    offset: int = field(default=0, kw_only=True)
+    epoch: str = field(default="", kw_only=True)
 
     @property
     def topic(self) -> Topic:

@@ -10,6 +10,7 @@ import jinja2
 from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.config import Settings
+from app.realtime.history import History
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 
@@ -22,6 +23,8 @@ class Services:
     registry: Registry
     #: Set when events travel through Redis (REDIS_URL).
     broadcast: RedisBroadcast | None
+    #: Where a reconnecting client's missed events are read from.
+    history: History
     templates: jinja2.Environment
     #: Every open WebSocket handler, so that a shutdown can close them all.
     sockets: set[Any] = field(default_factory=set)

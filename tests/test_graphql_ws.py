@@ -225,6 +225,9 @@ async def test_a_subscription_gets_exactly_the_fields_it_selected(clients):
     await asyncio.sleep(0.05)  # let the subscription register
     await clients.data('mutation { incrementCounter(name: "exact", amount: 3) { value } }')
     payload = await socket.next_payload("w")
+    epoch = payload["extensions"]["stream"]["epoch"]
+    assert isinstance(epoch, str)
+    assert epoch
     assert payload == {
         "data": {
             "update": {
@@ -234,7 +237,8 @@ async def test_a_subscription_gets_exactly_the_fields_it_selected(clients):
                 "previousValue": 0,
                 "meta": {"name": "exact", "operationCount": 1},
             }
-        }
+        },
+        "extensions": {"stream": {"offset": 1, "epoch": epoch}},
     }
 
 

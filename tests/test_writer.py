@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import socket
 import struct
@@ -125,8 +126,12 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
     reader = asyncio.ensure_future(read_all(total))
     try:
         for value in range(1, total + 1):
+            # Each change is the counter's next operation, so its next offset.
+            changed = dataclasses.replace(
+                counter, value=value, operation_count=counter.operation_count + value
+            )
             events.publish(
-                CounterChanged("setValue", value, value - 1, counter, utcnow(), actor=None)
+                CounterChanged("setValue", value, value - 1, changed, utcnow(), actor=None)
             )
             # The healthy client shares this process's loop: give it turns to
             # keep within 500 events, as a client on its own machine would.

@@ -14,6 +14,12 @@ subscriber, through graphql-core, so arguments and permissions are
 checked as GraphQL says; they return a `TopicSource` naming the topic to
 listen on. Groups are registry subscribers; the registry is given to
 `LiveQueries` as a small port, so this module does not depend on it.
+
+Stream positions ride in each payload's extensions, `{"stream": {"offset":
+…, "epoch": …}}`, beside data exactly as the schema says. A subscriber that
+comes back with the position it last saw is caught up by `catch_up`: it
+holds its live events back, gets the missed ones executed for its own
+selection, then the held ones, each once (app.realtime.history).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from graphql import Executor as GraphQLExecutor
 from app import metrics
 from app.api.execution import Executor, Prepared, RequestFailure, shape_result
 from app.api.resolvers.base import Context
-from app.events import Topic
+from app.events import Topic, position_of
+from app.realtime.history import History, Position, Recovery, recover
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,17 @@ class TopicSource(AsyncIterator[object]):
 class Member(Protocol):
     """One subscriber: where its group sends the payload of each event."""
 
-    def push(self, payload: bytes, shared: dict[object, object]) -> None: ...
+    def hold(self) -> None:
+        """Starts catching up: live events wait until `release`."""
+
+    def push(self, payload: bytes, shared: dict[object, object], offset: int | None) -> None:
+        """A live event's payload (held back while the member catches up)."""
+
+    def send_now(self, payload: bytes, offset: int | None) -> None:
+        """A payload of its own (replayed, or a notice), sent at once."""
+
+    def release(self) -> None:
+        """Ends catching up: sends what was held, in order, each once."""
 
 
 class Subscriptions(Protocol):
@@ -89,28 +106,37 @@ class SubscriptionGroup:
         """Registry callback: one execution for the whole group."""
         result = execute_subscription_event(self.built.build_per_event_executor(event))
         if inspect.isawaitable(result) or self.tail is not None:
-            self.tail = asyncio.ensure_future(self._in_turn(self.tail, result))
+            self.tail = asyncio.ensure_future(self._in_turn(self.tail, result, event))
             return
-        self.fan_out(result, shared)
+        self.fan_out(result, event, shared)
 
     async def _in_turn(
-        self, previous: Awaitable[None] | None, result: ExecutionResult | Awaitable[ExecutionResult]
+        self,
+        previous: Awaitable[None] | None,
+        result: ExecutionResult | Awaitable[ExecutionResult],
+        event: object,
     ) -> None:
         if previous is not None:
             await previous
         if inspect.isawaitable(result):
             result = await result
-        self.fan_out(result, {})
+        self.fan_out(result, event, {})
         if self.tail is asyncio.current_task():
             self.tail = None
 
-    def fan_out(self, result: ExecutionResult, shared: dict[object, object]) -> None:
-        shaped = shape_result(result)
-        body = shaped.payload() if isinstance(shaped, RequestFailure) else shaped
-        payload = orjson.dumps(body)
+    async def replay(self, event: object) -> bytes:
+        """One past event's payload, for one member catching up."""
+        result = execute_subscription_event(self.built.build_per_event_executor(event))
+        if inspect.isawaitable(result):
+            result = await result
+        return render(result, event)
+
+    def fan_out(self, result: ExecutionResult, event: object, shared: dict[object, object]) -> None:
+        payload = render(result, event)
+        offset = position_of(event)
         for member in tuple(self.members):
             try:
-                member.push(payload, shared)
+                member.push(payload, shared, offset)
             except Exception:
                 log.exception("dropping a subscriber of %s", self.topic)
                 self.leave(member)
@@ -130,6 +156,56 @@ class SubscriptionGroup:
             metrics.subscriptions.labels("graphql").dec()
         if not self.members:
             self.owner.retire(self)
+
+
+def render(result: ExecutionResult, event: object) -> bytes:
+    """The `next` payload for one event: its result, and its position."""
+    shaped = shape_result(result)
+    body = shaped.payload() if isinstance(shaped, RequestFailure) else shaped
+    offset = position_of(event)
+    if offset is not None:
+        body["extensions"] = {"stream": {"offset": offset, "epoch": getattr(event, "epoch", "")}}
+    return orjson.dumps(body)
+
+
+def stream_notice(position: Position, recovered: bool | None = None) -> bytes:
+    """A payload without data that only tells the client where the stream
+    is, and whether its resume could be served."""
+    stream: dict[str, object] = position.as_json()
+    if recovered is not None:
+        stream["recovered"] = recovered
+    return orjson.dumps({"extensions": {"stream": stream}})
+
+
+#: `extensions.since` for a subscriber with no position yet that wants one.
+NOW = "now"
+
+
+async def catch_up(
+    group: SubscriptionGroup, member: Member, history: History, since: Position | str
+) -> None:
+    """Brings a member that holds its live events up to date, then lets it
+    go live. `since` is the position it last saw, or NOW: tell it the
+    current position (so that it has one to come back with)."""
+    try:
+        if not isinstance(since, Position):
+            position = await history.position(group.topic)
+            member.send_now(stream_notice(position), position.offset)
+            return
+        try:
+            recovery = await recover(history, group.topic, since)
+        except Exception:  # the history is out of reach (Redis down): refetch
+            log.exception("could not read the history of %s", group.topic)
+            recovery = Recovery(None, Position(0, ""))
+        if recovery.events is None:
+            # Once, with where the stream is: the client refetches from here.
+            position = recovery.position
+            member.send_now(stream_notice(position, recovered=False), position.offset)
+            return
+        for event in recovery.events:
+            member.send_now(await group.replay(event), position_of(event))
+    finally:
+        member.release()
 
 
 class LiveQueries:

@@ -7,6 +7,11 @@ to the member by the group, and this iterator yields nothing more until
 the operation is completed or the socket closes. An operation that cannot
 run raises `OperationError` with the formatted errors, which the protocol
 sends as an `error` message.
+
+A subscription may name, in the subscribe payload's `extensions.since`,
+the stream position it last saw (`{"offset": …, "epoch": …}`) to be sent
+what it missed first, or "now" to be told the current position
+(app.api.live.catch_up). Streams without history ignore it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from graphql import Executor as GraphQLExecutor
 from app import metrics
 from app.api.errors import BAD_USER_INPUT, format_error
 from app.api.execution import Executor, RequestFailure, shape_result
-from app.api.live import LiveQueries, Member, TopicSource
+from app.api.live import NOW, LiveQueries, Member, TopicSource, catch_up
 from app.api.resolvers.base import Context, resolve_field
+from app.events import has_history
 from app.protocols.graphql_ws import OperationError, SubscribePayload
+from app.realtime.history import History, Position, PositionError
 
 
 async def run_operation(
@@ -33,7 +40,9 @@ async def run_operation(
     payload: SubscribePayload,
     context: Context,
     member: Member,
+    history: History,
 ) -> AsyncIterator[dict[str, Any]]:
+    since = _since(payload)
     prepared = executor.prepare(
         payload["query"], payload.get("operationName"), payload.get("variables")
     )
@@ -69,11 +78,32 @@ async def run_operation(
         raise OperationError(errors)
     metrics.graphql_operations.labels("subscription", "ok").inc()
     assert isinstance(source, TopicSource), "subscribe resolvers return a TopicSource"
+    resuming = since is not None and has_history(source.topic)
+    if resuming:
+        member.hold()  # before joining: no live event falls before the history read
     group = live.join(source.topic, prepared, variables, context, built, member)
     # This frame stays suspended for the subscription's life: keep nothing
     # alive that the group already has (memory per idle subscriber).
     del built, source, prepared, variables, context, payload, executor
     try:
+        if resuming:
+            assert since is not None
+            await catch_up(group, member, history, since)
+        del history, since
         await asyncio.get_running_loop().create_future()  # until cancelled
     finally:
         group.leave(member)
+
+
+def _since(payload: SubscribePayload) -> Position | str | None:
+    """The subscribe payload's `extensions.since`, checked."""
+    since = (payload.get("extensions") or {}).get("since")
+    if since is None or since == NOW:
+        return since
+    try:
+        return Position.parse(since)
+    except PositionError as error:
+        message = f'extensions.since must be a position or "{NOW}": {error}'
+        raise OperationError(
+            [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]
+        ) from None

@@ -2,8 +2,9 @@
 
 Each change is one transaction: lock the row, one atomic
 `UPDATE … SET value = value + ?` whose WHERE clause also enforces the
-32-bit range (so the database, not Python, decides the new value), and
-the history row. Only after the commit is the change published.
+32-bit range (so the database, not Python, decides the new value), the
+history row, and the event's stream record (app.models.stream; its
+offset is the operation count). Only after the commit is it published.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import peewee
 
 from app.clock import utcnow
 from app.db import database
-from app.events import CounterChanged, CounterSnapshot, publish
+from app.events import CounterChanged, CounterSnapshot, counter_topic, publish
+from app.models import stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
@@ -170,14 +172,19 @@ class Counter(BaseModel):
             database.execute_sql(
                 sql.record, (counter.id, op_type, previous, counter.value, stamp, actor_id)
             )
-        event = CounterChanged(
-            type=op_type,
-            value=counter.value,
-            previous_value=previous,
-            counter=counter.snapshot(),
-            timestamp=now,
-            actor=actor.as_actor() if actor is not None else None,
-        )
+            (event,) = stream.record(
+                counter_topic(name),
+                [
+                    CounterChanged(
+                        type=op_type,
+                        value=counter.value,
+                        previous_value=previous,
+                        counter=counter.snapshot(),
+                        timestamp=now,
+                        actor=actor.as_actor() if actor is not None else None,
+                    )
+                ],
+            )
         publish(event)
         return event
 

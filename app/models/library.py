@@ -1,8 +1,9 @@
 """A user's private library: stories, coloured tags, and the links between.
 
 One aggregate, so one module: every change is one transaction on the
-owner's rows, then, after the commit, its events to the owner's
-`library` channel in order (a change of the totals is followed by
+owner's rows, which also gives its events their places in the owner's
+`library` stream (app.models.stream); after the commit they go to the
+owner's `library` channel in order (a change of the totals is followed by
 `library:change`). Another user's story or tag does not exist for you:
 every lookup is scoped by owner and answers NotFound otherwise.
 """
@@ -20,6 +21,7 @@ from app.clock import utcnow
 from app.db import database
 from app.events import (
     LibraryChanged,
+    LibraryEvent,
     StoryCreated,
     StoryData,
     StoryDeleted,
@@ -30,9 +32,11 @@ from app.events import (
     TagData,
     TagDeleted,
     TagUpdated,
+    library_topic,
     publish,
 )
 from app.ids import to_global_id
+from app.models import stream
 from app.models.base import BaseModel
 from app.models.errors import InvalidInput, NotFound
 from app.models.urls import check_url, normalize_url
@@ -40,6 +44,19 @@ from app.models.user import User
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
+
+
+def _placed(*events: LibraryEvent) -> list[LibraryEvent]:
+    """Gives a change's events their places in the owner's library stream
+    (and history); called inside the change's transaction, so that the
+    order of offsets is the order of commits."""
+    return stream.append(library_topic(events[0].owner_id), events)
+
+
+def _publish(events: list[LibraryEvent]) -> None:
+    """After the commit: to the owner's tabs, in order."""
+    for event in events:
+        publish(event)
 
 
 def totals(owner_id: int) -> tuple[int, int]:
@@ -135,9 +152,10 @@ class Tag(BaseModel):
             tag = cls.create(
                 owner=owner, name=name, name_key=name.lower(), color=color, created_at=utcnow()
             )
-            counts = totals(owner.id)
-        publish(TagCreated(owner.id, tag.data()))
-        publish(LibraryChanged(owner.id, *counts))
+            placed = _placed(
+                TagCreated(owner.id, tag.data()), LibraryChanged(owner.id, *totals(owner.id))
+            )
+        _publish(placed)
         return tag
 
     def edit(self, changes: dict[str, Any]) -> Tag:
@@ -157,18 +175,21 @@ class Tag(BaseModel):
             if "name" in updates:
                 Tag._check_free(self.owner, updates["name"], other_than=self.id)
             Tag.update(updates).where(Tag.id == self.id).execute()
-        for key, value in updates.items():
-            setattr(self, key, value)
-        publish(TagUpdated(self.owner_id, self.data()))
+            for key, value in updates.items():
+                setattr(self, key, value)
+            placed = _placed(TagUpdated(self.owner_id, self.data()))
+        _publish(placed)
         return self
 
     def remove(self) -> None:
         """Deletes the tag, and with it every story's link to it."""
         with database.atomic():
             self.delete_instance(recursive=True)
-            counts = totals(self.owner_id)
-        publish(TagDeleted(self.owner_id, self.id))
-        publish(LibraryChanged(self.owner_id, *counts))
+            placed = _placed(
+                TagDeleted(self.owner_id, self.id),
+                LibraryChanged(self.owner_id, *totals(self.owner_id)),
+            )
+        _publish(placed)
 
 
 # ------------------------------------------------------------------- stories
@@ -284,9 +305,10 @@ class Story(BaseModel):
                 created_at=now,
                 updated_at=now,
             )
-            counts = totals(owner.id)
-        publish(StoryCreated(owner.id, story.data()))
-        publish(LibraryChanged(owner.id, *counts))
+            placed = _placed(
+                StoryCreated(owner.id, story.data()), LibraryChanged(owner.id, *totals(owner.id))
+            )
+        _publish(placed)
         return story
 
     def edit(self, changes: dict[str, Any]) -> Story:
@@ -308,41 +330,46 @@ class Story(BaseModel):
         updates["updated_at"] = utcnow()
         with database.atomic():
             Story.update(updates).where(Story.id == self.id).execute()
-        for key, value in updates.items():
-            setattr(self, key, value)
-        publish(StoryUpdated(self.owner_id, self.data()))
+            for key, value in updates.items():
+                setattr(self, key, value)
+            placed = _placed(StoryUpdated(self.owner_id, self.data()))
+        _publish(placed)
         return self
 
     def remove(self) -> None:
         """Deletes the story and its tag links."""
         with database.atomic():
             self.delete_instance(recursive=True)
-            counts = totals(self.owner_id)
-        publish(StoryDeleted(self.owner_id, self.id))
-        publish(LibraryChanged(self.owner_id, *counts))
+            placed = _placed(
+                StoryDeleted(self.owner_id, self.id),
+                LibraryChanged(self.owner_id, *totals(self.owner_id)),
+            )
+        _publish(placed)
 
     def attach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Links these tags; returns (and publishes) only the new links."""
+        placed: list[LibraryEvent] = []
         with database.atomic():
             present = self._linked_ids()
             new = tuple(sorted({tag.id for tag in tags} - present))
             if new:
                 rows = [{"story": self.id, "tag": tag_id} for tag_id in new]
                 StoryTag.insert_many(rows).execute()
-        if new:
-            publish(StoryTagged(self.owner_id, self.id, new))
+                placed = _placed(StoryTagged(self.owner_id, self.id, new))
+        _publish(placed)
         return new
 
     def detach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Unlinks these tags; returns (and publishes) only real removals."""
+        placed: list[LibraryEvent] = []
         with database.atomic():
             gone = tuple(sorted({tag.id for tag in tags} & self._linked_ids()))
             if gone:
                 StoryTag.delete().where(
                     (StoryTag.story == self.id) & StoryTag.tag.in_(gone)
                 ).execute()
-        if gone:
-            publish(StoryUntagged(self.owner_id, self.id, gone))
+                placed = _placed(StoryUntagged(self.owner_id, self.id, gone))
+        _publish(placed)
         return gone
 
     def _linked_ids(self) -> set[int]:

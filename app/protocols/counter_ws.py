@@ -17,6 +17,7 @@ from app.clock import isoformat_ms
 from app.events import Actor, CounterChanged, CounterSnapshot
 from app.ids import to_global_id
 from app.models.counter import INT_MAX, INT_MIN, OPERATION_TYPES
+from app.realtime.history import Position, PositionError
 
 
 class ProtocolError(Exception):
@@ -43,7 +44,14 @@ class Subscribe:
     operation_types: frozenset[str] | None
 
 
-Command = Ping | Operation | Subscribe
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Send me every event after this position, then live ones."""
+
+    since: Position
+
+
+Command = Ping | Operation | Subscribe | Resume
 
 
 def _integer(message: dict[str, Any], key: str, default: int | None) -> int:
@@ -99,11 +107,16 @@ def parse(frame: str | bytes) -> Command:
         return Operation(kind)
     if kind == "subscribe":
         return Subscribe(_filters(message))
+    if kind == "resume":
+        try:
+            return Resume(Position.parse(message))
+        except PositionError as error:
+            raise ProtocolError(f"Cannot resume: {error}") from None
     if not isinstance(kind, str):
         raise ProtocolError("A frame must be a JSON object with a string `type`.")
     raise ProtocolError(
         f"Unknown message type {kind!r}; expected ping, increment, decrement, "
-        "setValue, reset or subscribe."
+        "setValue, reset, subscribe or resume."
     )
 
 
@@ -143,20 +156,31 @@ def event_message(event: CounterChanged) -> dict[str, Any]:
         "metadata": metadata(event.counter),
         "timestamp": isoformat_ms(event.timestamp),
         "actor": _actor(event.actor),
+        "offset": event.offset,
+        "epoch": event.epoch,
     }
 
 
-def snapshot_message(counter: CounterSnapshot, now: datetime) -> dict[str, Any]:
+def snapshot_message(counter: CounterSnapshot, now: datetime, epoch: str) -> dict[str, Any]:
     return {
         "type": "snapshot",
         "value": counter.value,
         "metadata": metadata(counter),
         "timestamp": isoformat_ms(now),
+        "offset": counter.operation_count,
+        "epoch": epoch,
     }
 
 
 def result_message(kind: str, event: CounterChanged) -> dict[str, Any]:
     return {"type": f"{kind}Result", "result": event_message(event)}
+
+
+def reset_message(position: Position) -> dict[str, Any]:
+    """A resume that cannot be served: the events after the client's
+    position are no longer all in the history. The snapshot this socket
+    sent stands as the state; `offset` and `epoch` are where it is."""
+    return {"type": "reset", "recovered": False, **position.as_json()}
 
 
 def pong_message(now: datetime) -> dict[str, Any]:

@@ -106,16 +106,41 @@ class Application(Protocol):
 
 
 class LiveOperation:
-    """One running operation as a member of a live group: where its events go."""
+    """One running operation as a member of a live group: where its events
+    go. It sends each stream offset once, in order: an event at or below
+    the newest offset sent was already sent (or replayed), and while the
+    operation catches up, live events wait in `held`."""
 
-    __slots__ = ("op_id", "session")
+    __slots__ = ("held", "offset", "op_id", "session")
 
     def __init__(self, session: Session, op_id: str) -> None:
         self.session = session
         self.op_id = op_id
+        self.offset = -1
+        self.held: list[tuple[int, bytes]] | None = None
 
-    def push(self, payload: bytes, shared: dict[object, object]) -> None:
+    def hold(self) -> None:
+        self.held = []
+
+    def push(self, payload: bytes, shared: dict[object, object], offset: int | None) -> None:
+        if offset is not None:
+            if self.held is not None:
+                self.held.append((offset, payload))
+                return
+            if offset <= self.offset:
+                return
+            self.offset = offset
         self.session.push(self.op_id, payload, shared)
+
+    def send_now(self, payload: bytes, offset: int | None) -> None:
+        if offset is not None:
+            self.offset = max(self.offset, offset)
+        self.session.push(self.op_id, payload, {})
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        for offset, payload in held or ():
+            self.push(payload, {}, offset)
 
 
 def next_message(op_id: str, payload: bytes) -> bytes:

@@ -6,12 +6,18 @@ it sends the event to one Redis channel, in order, and every process
 tab on process A hears a change made on process B, and all processes see
 one order of events, Redis's.
 
+History. An event on a stream (one with an offset) is recorded in the
+stream's Redis history by the same script that publishes it
+(app.realtime.redis_history), and arrives stamped with the history's
+epoch; other events are published as they are.
+
 Order. Two processes publish independently, so an event can overtake one
-committed just before it on another process. Events that carry a
-`sequence` (counter changes: their operation count) are delivered in
-sequence per topic: an early one is held until its predecessor arrives,
-or for at most `HOLD_SECONDS` (a predecessor may have been lost with
-Redis), then delivered with whatever came after it.
+committed just before it on another process. Stream events carry their
+offset, given in commit order, and are delivered in offset order per
+topic: an early one is held until its predecessor arrives, or for at most
+`HOLD_SECONDS` (a predecessor may have been lost with Redis, or with a
+process that died between its commit and its publish), then delivered
+with whatever came after it.
 
 If Redis goes away the server keeps serving HTTP and its sockets: events
 are then delivered to this process's own sockets directly (other
@@ -25,13 +31,15 @@ Threading: everything here runs on the IOLoop thread (see app.realtime).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.events import Topic
+from app.events import Topic, position_of
 from app.events_wire import decode, encode
+from app.realtime.redis_history import RedisHistory
 from app.realtime.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -47,9 +55,18 @@ MAX_TRACKED = 100_000
 
 
 class RedisBroadcast:
-    def __init__(self, url: str, registry: Registry) -> None:
+    def __init__(
+        self,
+        url: str,
+        registry: Registry,
+        history_size: int = 1000,
+        history_ttl: float = 600.0,
+        history_meta_ttl: float = 86400.0,
+    ) -> None:
         self.url = url
         self.registry = registry
+        self.client = redis.from_url(url)
+        self.history = RedisHistory(self.client, history_size, history_ttl, history_meta_ttl)
         self.connected = False
         self.outbox: asyncio.Queue[tuple[Topic, object, bytes]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
@@ -68,6 +85,7 @@ class RedisBroadcast:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.aclose()
 
     def publish(self, topic: Topic, event: object) -> None:
         """The publisher behind app.events.publish."""
@@ -81,8 +99,12 @@ class RedisBroadcast:
         try:
             while True:
                 topic, event, data = await self.outbox.get()
+                offset = position_of(event)
                 try:
-                    await client.publish(CHANNEL, data)
+                    if offset is None:
+                        await client.publish(CHANNEL, b"\n" + data)
+                    else:
+                        await self.history.append_and_publish(client, CHANNEL, topic, offset, data)
                 except (RedisError, OSError):
                     self._lost()
                     self.registry.publish(topic, event)  # at least this process hears it
@@ -102,8 +124,7 @@ class RedisBroadcast:
                 delay = FIRST_RETRY
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        topic, event = decode(message["data"])
-                        self.deliver_in_order(topic, event)
+                        self.deliver_in_order(*unwrap(message["data"]))
             except (RedisError, OSError):
                 self._lost()
             finally:
@@ -113,7 +134,7 @@ class RedisBroadcast:
             delay = min(delay * 2, LAST_RETRY)
 
     def deliver_in_order(self, topic: Topic, event: object) -> None:
-        sequence = getattr(event, "sequence", None)
+        sequence = position_of(event)
         due = self.due.get(topic)
         if sequence is None or sequence == 1 or (due is not None and sequence <= due):
             self._deliver(topic, event, sequence)
@@ -152,3 +173,13 @@ class RedisBroadcast:
         if self.connected:
             log.error("lost Redis: delivering to this process's sockets only, retrying")
         self.connected = False
+
+
+def unwrap(message: bytes) -> tuple[Topic, object]:
+    """A message from the channel, `<epoch>\n<event JSON>`: the event's topic,
+    and the event stamped with its history's epoch (if it has one)."""
+    epoch, _, data = message.partition(b"\n")
+    topic, event = decode(data)
+    if epoch:
+        event = dataclasses.replace(event, epoch=epoch.decode())  # type: ignore[type-var]
+    return topic, event

@@ -3,10 +3,17 @@
 Protocol details live in `app.protocols.counter_ws`; this adapter
 validates the name before the upgrade, registers the socket with the
 registry, runs each command through one model method and writes frames.
+
+Stream positions: the socket remembers the offset of the newest event it
+has sent (at first, the snapshot's) and never sends an older one again,
+so an event that was already in the snapshot, or in a replay, is not
+repeated. While it waits for something (the snapshot's epoch, a resume's
+history) it holds live events back and sends them after, in order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from app import metrics
@@ -17,6 +24,7 @@ from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.protocols import counter_ws as protocol
 from app.realtime import writer
+from app.realtime.history import Position, Recovery, recover
 from app.web.base import BaseSocketHandler
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,13 @@ class CounterSocketHandler(BaseSocketHandler):
     name: str = ""
     operation_types: frozenset[str] | None = None
     registered: bool = False
+    #: The newest offset sent (the snapshot's, then each event's).
+    offset: int = 0
+    #: The snapshot's position: what a resume must fill the gap up to.
+    snapshot_offset: int = 0
+    epoch: str = ""
+    #: Live events held back while the socket waits; None when not waiting.
+    held: list[CounterChanged] | None = None
 
     async def get(self, *args: str, **kwargs: str) -> None:
         name = args[0] if args else ""
@@ -41,15 +56,23 @@ class CounterSocketHandler(BaseSocketHandler):
         if self.authenticate():
             await super().get(*args, **kwargs)
 
-    def open(self, *args: str, **kwargs: str) -> None:
+    async def open(self, *args: str, **kwargs: str) -> None:
         super().open()
         self.name = args[0]
+        topic = counter_topic(self.name)
         # Register before reading the state: no change can fall between.
-        self.services.registry.add(counter_topic(self.name), self)
+        self.held = []
+        self.services.registry.add(topic, self)
         self.registered = True
         metrics.subscriptions.labels("counter").inc()
-        counter = Counter.lookup(self.name)
-        self.send(protocol.snapshot_message(counter.snapshot(), utcnow()))
+        counter = Counter.lookup(self.name).snapshot()
+        try:
+            self.epoch = await self.services.history.epoch(topic)
+        except Exception:  # out of reach (Redis down): a resume will be refused
+            log.exception("could not read the epoch of counter %r", self.name)
+        self.offset = self.snapshot_offset = counter.operation_count
+        self.send(protocol.snapshot_message(counter, utcnow(), self.epoch))
+        self.release()
 
     async def on_message(self, message: str | bytes) -> None:
         """Tornado awaits this before reading the next frame, so one
@@ -66,16 +89,65 @@ class CounterSocketHandler(BaseSocketHandler):
         elif isinstance(command, protocol.Subscribe):
             self.operation_types = command.operation_types
             self.send(protocol.subscribed_message(command.operation_types))
+        elif isinstance(command, protocol.Resume):
+            await self.resume(command)
         else:
             event = await in_database_thread(self.change, command)
+            if not event.epoch:
+                # Its history is written after the commit (Redis), which
+                # stamps the broadcast; the answer has this socket's epoch.
+                event = dataclasses.replace(event, epoch=self.epoch)
             self.send(protocol.result_message(command.kind, event))
 
     def change(self, operation: protocol.Operation) -> CounterChanged:
         actor = self.credential.user if self.credential is not None else None
         return Counter.change(self.name, operation.kind, operation.number, actor)
 
+    async def resume(self, command: protocol.Resume) -> None:
+        """Sends the events after the client's position that this socket's
+        snapshot already included (the client missed them), then those held
+        meanwhile; or says `reset` once if the history cannot fill the gap."""
+        self.held = []
+        try:
+            recovery = await recover(
+                self.services.history,
+                counter_topic(self.name),
+                command.since,
+                until=self.snapshot_offset,
+            )
+        except Exception:  # the history is out of reach (Redis down)
+            log.exception("could not read the history of counter %r", self.name)
+            recovery = Recovery(None, Position(self.offset, self.epoch))
+        if recovery.events is None:
+            self.send(protocol.reset_message(recovery.position))
+        else:
+            for event in recovery.events:
+                assert isinstance(event, CounterChanged)
+                if event.offset <= self.snapshot_offset:
+                    self.send_event(event, {})
+                elif event.offset > self.offset:
+                    self.offset = event.offset
+                    self.send_event(event, {})
+        self.release()
+
+    def release(self) -> None:
+        """Sends, in order, the live events held while the socket waited."""
+        held, self.held = self.held, None
+        for event in held or ():
+            self.deliver(event, {})
+
     def deliver(self, event: object, shared: dict[object, object]) -> None:
         assert isinstance(event, CounterChanged)
+        if self.held is not None:
+            self.held.append(event)
+            return
+        if event.offset <= self.offset:
+            return  # already in the snapshot or a replay
+        self.offset = event.offset
+        self.epoch = event.epoch
+        self.send_event(event, shared)
+
+    def send_event(self, event: CounterChanged, shared: dict[object, object]) -> None:
         if self.operation_types is not None and event.type not in self.operation_types:
             return
         message = shared.get(_FRAME)

@@ -136,4 +136,5 @@ class _Operations(protocol.Application):
             payload,
             build_context(self.handler, self.handler.credential),
             protocol.LiveOperation(self.handler.session, op_id),
+            services.history,
         )

@@ -1,0 +1,196 @@
+"""Stream positions, and the history of recent events kept in the database.
+
+Every event on a stream (a counter, a user's library channel) has an
+offset that rises by one per event. It is assigned inside the change's
+transaction, under a row lock, so offsets follow commit order even when
+several processes write: a counter's is its operation count; a library's
+comes from its `stream_offset` row, advanced here.
+
+Where the history lives is chosen once by `make_app`: in the database
+(the default, `keep_history_in_database`), where each event is written in
+the same transaction as its change, so history and data never disagree;
+or in Redis (app.realtime.redis_history), written right after the commit.
+The database's history has one epoch, made by the migration: a database
+built afresh is a new history, and a position from the old one is not
+trusted.
+
+History is bounded both ways: a stream keeps its last `size` events (cut
+every `TRIM_EVERY` events, so a little more may linger), and nothing older
+than `ttl` seconds is replayed (`purge` deletes it from time to time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import peewee
+
+from app.clock import utcnow
+from app.events import Topic, stream_name
+from app.events_wire import decode, encode
+from app.models.base import BaseModel
+
+E = TypeVar("E")
+
+#: A stream's history is cut back to `size` once every this many events.
+TRIM_EVERY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPolicy:
+    #: Events kept per stream.
+    size: int = 1000
+    #: Seconds an event stays replayable.
+    ttl: float = 600.0
+
+
+class StreamOffset(BaseModel):
+    """The last offset given out on a stream that has no row of its own to
+    count with (a library; a counter counts with its operation count)."""
+
+    name = peewee.CharField(max_length=200, primary_key=True)
+    last_offset = peewee.BigIntegerField()
+
+
+class StreamRecord(BaseModel):
+    """One event of a stream's recent history, as events_wire encodes it."""
+
+    stream = peewee.CharField(max_length=200)
+    event_offset = peewee.BigIntegerField()
+    data = peewee.TextField()
+    created_at = peewee.DateTimeField(index=True)
+
+
+class HistoryStore(BaseModel):
+    """One row: the epoch of the history kept in this database."""
+
+    epoch = peewee.CharField(max_length=32)
+
+
+@dataclass(slots=True)
+class _Keeping:
+    policy: HistoryPolicy
+    epoch: str
+
+
+_keeping: _Keeping | None = None
+
+
+def keep_history_in_database(policy: HistoryPolicy | None) -> str | None:
+    """Switches the database history on (returning its epoch) or off (None:
+    another store keeps it). Called by make_app, on the loop's thread,
+    before any change is made."""
+    global _keeping
+    if policy is None:
+        _keeping = None
+        return None
+    store = HistoryStore.select().order_by(HistoryStore.id).first()
+    if store is None:  # emptied by hand: a new history, so a new epoch
+        store = HistoryStore.create(epoch=secrets.token_hex(6))
+    _keeping = _Keeping(policy, store.epoch)
+    return store.epoch
+
+
+# ------------------------------------------------------------ while changing
+# Called inside the change's transaction.
+
+
+def append(topic: Topic, events: Sequence[E]) -> list[E]:
+    """Gives `events` the next offsets of `topic` (a stream counted by
+    `stream_offset`) and records them; returns them with their positions."""
+    if not events:
+        return []
+    last = (
+        StreamOffset.insert(name=stream_name(topic), last_offset=len(events))
+        .on_conflict(
+            conflict_target=[StreamOffset.name],
+            update={StreamOffset.last_offset: StreamOffset.last_offset + len(events)},
+        )
+        .returning(StreamOffset.last_offset)
+        .tuples()
+        .execute()
+    )
+    (last_offset,) = next(iter(last))
+    first = last_offset - len(events) + 1
+    placed = [dataclasses.replace(event, offset=first + i) for i, event in enumerate(events)]  # type: ignore[type-var]
+    return record(topic, placed)
+
+
+def record(topic: Topic, events: Sequence[E]) -> list[E]:
+    """Writes events that already have their offsets to the database's
+    history, if it keeps one, and returns them stamped with its epoch."""
+    if _keeping is None or not events:
+        return list(events)
+    name = stream_name(topic)
+    now = utcnow()
+    stamped = [dataclasses.replace(event, epoch=_keeping.epoch) for event in events]  # type: ignore[type-var]
+    rows = [
+        {
+            "stream": name,
+            "event_offset": event.offset,  # type: ignore[attr-defined]
+            "data": encode(topic, event).decode(),
+            "created_at": now,
+        }
+        for event in stamped
+    ]
+    StreamRecord.insert_many(rows).execute()
+    newest: int = rows[-1]["event_offset"]  # type: ignore[assignment]
+    if any(row["event_offset"] % TRIM_EVERY == 0 for row in rows):  # type: ignore[operator]
+        StreamRecord.delete().where(
+            (StreamRecord.stream == name)
+            & (StreamRecord.event_offset <= newest - _keeping.policy.size)
+        ).execute()
+    return stamped
+
+
+# -------------------------------------------------------------- when asked
+
+
+def latest_offset(topic: Topic) -> int:
+    """The offset of the stream's newest committed event (0: none yet)."""
+    if topic[0] == "counter":
+        from app.models.counter import Counter  # counter.py records through this module
+
+        return Counter.lookup(topic[1]).operation_count
+    row = StreamOffset.get_or_none(StreamOffset.name == stream_name(topic))
+    return row.last_offset if row is not None else 0
+
+
+def recorded_after(topic: Topic, after: int, limit: int, not_before: datetime) -> list[object]:
+    """The stream's recorded events after offset `after`, oldest first,
+    leaving out any older than `not_before`."""
+    query = (
+        StreamRecord.select(StreamRecord.data)
+        .where(
+            (StreamRecord.stream == stream_name(topic))
+            & (StreamRecord.event_offset > after)
+            & (StreamRecord.created_at >= not_before)
+        )
+        .order_by(StreamRecord.event_offset)
+        .limit(limit)
+        .tuples()
+    )
+    return [decode(data.encode())[1] for (data,) in query]
+
+
+def read(topic: Topic, after: int) -> tuple[str, int, list[object]]:
+    """(epoch, latest offset, events after `after`): what a reconnecting
+    client is owed. The latest offset is read first, so every event up to
+    it is in the history unless the history has let it go."""
+    if _keeping is None:
+        raise RuntimeError("the database keeps no history: another store does")
+    latest = latest_offset(topic)
+    policy = _keeping.policy
+    not_before = utcnow() - timedelta(seconds=policy.ttl)
+    events = recorded_after(topic, after, policy.size + TRIM_EVERY, not_before)
+    return _keeping.epoch, latest, events
+
+
+def purge(older_than: datetime) -> int:
+    """Deletes history older than `older_than`; returns how many rows went."""
+    return StreamRecord.delete().where(StreamRecord.created_at < older_than).execute()

@@ -1,0 +1,129 @@
+"""The stream history kept in Redis (when `REDIS_URL` is set).
+
+Per stream, two keys:
+
+- `live:meta:{stream}`, a hash: the stream's `epoch` and `top` (newest
+  offset recorded). It outlives idle periods (`meta_ttl`), so a client
+  that comes back after the events themselves expired is told to refetch
+  rather than told it missed nothing. If it is lost (expiry, a flushed or
+  restarted Redis), the next read or write makes a new epoch: positions
+  from the old history are then refused, never half-trusted.
+- `live:history:{stream}`, a sorted set of the last `size` events, scored
+  by offset, each member `"<unix ms> <event JSON>"`; it expires `ttl`
+  seconds after the stream's last event, and older members are skipped
+  when read.
+
+Offsets come from the database, assigned in commit order (app.models.stream);
+an event is written here right after its commit, by the broadcast, in the
+same script that publishes it, so every process sees the history and the
+live event agree. Events may reach Redis out of order from two processes:
+scoring by offset puts them back in place.
+
+Threading: everything here runs on the IOLoop thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from typing import Any
+
+import redis.asyncio as redis
+
+from app.events import Topic, stream_name
+from app.events_wire import decode
+from app.realtime.history import Batch, Position
+
+META = "live:meta:"
+HISTORY = "live:history:"
+
+# KEYS: meta, history. ARGV: offset, member, size, ttl ms, meta ttl ms,
+# a fresh epoch, channel, message. Records the event, publishes
+# "<epoch>\n<message>", returns the epoch.
+_APPEND = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6]) == 1 then
+  redis.call('DEL', KEYS[2])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local offset = tonumber(ARGV[1])
+local top = tonumber(redis.call('HGET', KEYS[1], 'top') or '0')
+if offset > top then redis.call('HSET', KEYS[1], 'top', offset) end
+redis.call('ZADD', KEYS[2], offset, ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[7], epoch .. '\\n' .. ARGV[8])
+return epoch
+"""
+
+# KEYS: meta, history. ARGV: after, limit, meta ttl ms, a fresh epoch.
+# Returns {epoch, top, members after `after`}.
+_READ = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local top = redis.call('HGET', KEYS[1], 'top') or '0'
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
+return {epoch, top, members}
+"""
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(6)
+
+
+class RedisHistory:
+    def __init__(self, client: redis.Redis, size: int, ttl: float, meta_ttl: float) -> None:
+        self.size = size
+        self.ttl = ttl
+        self.meta_ttl = max(meta_ttl, ttl)
+        self._append = client.register_script(_APPEND)
+        self._read = client.register_script(_READ)
+
+    async def append_and_publish(
+        self, client: redis.Redis, channel: str, topic: Topic, offset: int, data: bytes
+    ) -> str:
+        """Records one event and publishes it; returns the stream's epoch."""
+        name = stream_name(topic)
+        member = b"%d " % int(time.time() * 1000) + data
+        epoch = await self._append(
+            keys=[META + name, HISTORY + name],
+            args=[
+                offset,
+                member,
+                self.size,
+                int(self.ttl * 1000),
+                int(self.meta_ttl * 1000),
+                new_epoch(),
+                channel,
+                data,
+            ],
+            client=client,
+        )
+        return epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+
+    async def read(self, topic: Topic, after: int) -> Batch:
+        name = stream_name(topic)
+        raw: list[Any] = await self._read(
+            keys=[META + name, HISTORY + name],
+            args=[after, self.size, int(self.meta_ttl * 1000), new_epoch()],
+        )
+        epoch = raw[0].decode()
+        oldest = int((time.time() - self.ttl) * 1000)
+        events = []
+        for member in raw[2]:
+            stamp, _, data = member.partition(b" ")
+            if int(stamp) < oldest:
+                continue  # expired: leaves a hole, so the resume is refused
+            events.append(dataclasses.replace(decode(data)[1], epoch=epoch))  # type: ignore[type-var]
+        return Batch(epoch, int(raw[1]), events)
+
+    async def position(self, topic: Topic) -> Position:
+        batch = await self.read(topic, 2**62)
+        return Position(batch.top, batch.epoch)
+
+    async def epoch(self, topic: Topic) -> str:
+        return (await self.position(topic)).epoch

@@ -21,6 +21,7 @@ from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.models import throttle
+from app.realtime.presence import Key, LocalPresence, Presence, RedisPresence
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 from app.services import Services
@@ -66,6 +67,33 @@ def templates(settings: Settings) -> jinja2.Environment:
     return environment
 
 
+def make_presence(settings: Settings, registry: Registry) -> Presence:
+    """Presence counts, with notices published to the registry on each
+    key's own presence topic; across processes when REDIS_URL is set."""
+
+    def notify(key: Key, total: int) -> None:
+        registry.publish(events.presence_topic(key), events.presence_changed(key, total))
+
+    def listened(key: Key) -> bool:
+        return bool(registry.subscribers(events.presence_topic(key)))
+
+    interval = settings.presence_notice_interval
+    presence: Presence
+    if settings.redis_url:
+        presence = RedisPresence(
+            settings.redis_url,
+            notify,
+            listened,
+            interval,
+            settings.presence_ttl,
+            settings.presence_renew,
+        )
+    else:
+        presence = LocalPresence(notify, listened, interval, settings.presence_renew)
+    IOLoop.current().add_callback(presence.start)
+    return presence
+
+
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
@@ -87,6 +115,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         registry=registry,
         broadcast=broadcast,
         templates=templates(settings),
+        presence=make_presence(settings, registry),
     )
     handler_args = {"services": services}
     routes = [

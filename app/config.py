@@ -8,6 +8,7 @@ project reads `os.environ`: it receives a frozen `Settings`.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,11 @@ class Settings:
     trust_proxy: bool = False
     #: Set: /metrics answers only requests bearing this token.
     metrics_token: str = ""
+    #: Seconds a process's presence counts outlive its last renewal (with
+    #: Redis): a crashed process's watchers vanish within about this long.
+    presence_ttl: float = 30.0
+    #: Fewest seconds between two presence notices about one key.
+    presence_notice_interval: float = 0.25
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -61,12 +67,28 @@ class Settings:
             return Path(self.database_url[len(prefix) :])
         return None
 
+    @property
+    def presence_renew(self) -> float:
+        """Seconds between renewals: three per TTL, so one late renewal
+        never expires a live process."""
+        return self.presence_ttl / 3
+
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
 
 
 def _bool(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise SettingsError(f"{name} must be a positive number of seconds; it is {text!r}.")
+    return value
 
 
 def load_settings(
@@ -86,6 +108,11 @@ def load_settings(
     parser.define("cors_origins", default=env.get("CORS_ORIGINS", ""))
     parser.define("metrics_token", default=env.get("METRICS_TOKEN", ""))
     parser.define("trust_proxy", type=bool, default=_bool(env.get("TRUST_PROXY", "")))
+    parser.define("presence_ttl", default=env.get("PRESENCE_TTL", str(defaults.presence_ttl)))
+    parser.define(
+        "presence_notice_interval",
+        default=env.get("PRESENCE_NOTICE_INTERVAL", str(defaults.presence_notice_interval)),
+    )
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
     # A platform that sets PORT (Heroku) expects us on every interface.
@@ -107,6 +134,10 @@ def load_settings(
         ),
         trust_proxy=parser.trust_proxy,
         metrics_token=parser.metrics_token,
+        presence_ttl=_seconds("PRESENCE_TTL", parser.presence_ttl),
+        presence_notice_interval=_seconds(
+            "PRESENCE_NOTICE_INTERVAL", parser.presence_notice_interval
+        ),
         command=tuple(rest),
     )
 

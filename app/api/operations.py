@@ -70,6 +70,11 @@ async def run_operation(
     metrics.graphql_operations.labels("subscription", "ok").inc()
     assert isinstance(source, TopicSource), "subscribe resolvers return a TopicSource"
     group = live.join(source.topic, prepared, variables, context, built, member)
+    counts, presence = source.counts, context.presence
+    if counts is not None and presence is not None:
+        presence.enter(counts)
+    if source.initial is not None and (first := source.initial()) is not None:
+        group.deliver_to(member, first)
     # This frame stays suspended for the subscription's life: keep nothing
     # alive that the group already has (memory per idle subscriber).
     del built, source, prepared, variables, context, payload, executor
@@ -77,3 +82,5 @@ async def run_operation(
         await asyncio.get_running_loop().create_future()  # until cancelled
     finally:
         group.leave(member)
+        if counts is not None and presence is not None:
+            presence.leave(counts)

@@ -40,6 +40,8 @@ class _PresenceFrames:
     `presence` frames: registered on the counter's presence topic, so that
     counter events never pay for presence."""
 
+    __slots__ = ("handler", "joined", "key", "sent")
+
     def __init__(self, handler: CounterSocketHandler) -> None:
         self.handler = handler
         self.key = counter_presence_key(handler.name)

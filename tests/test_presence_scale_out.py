@@ -169,3 +169,40 @@ async def test_a_killed_processs_watchers_expire(pair):
     for socket in doomed:
         socket.close()
     survivor.close()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_returns(
+    tmp_path, postgres
+):
+    redis_server = Redis()
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    a = Process(tmp_path / "a", database, redis_server.url)
+    b = Process(tmp_path / "b", database, redis_server.url)
+    output = ""
+    try:
+        for process in (a, b):
+            await asyncio.to_thread(wait_connected, process)
+        on_a = await a.counter_socket("outage")
+        on_b = await b.counter_socket("outage")
+        await on_a.watchers(2)
+
+        redis_server.stop()
+        # Still serving: a new watcher on A is counted, by A alone.
+        second_on_a = await a.counter_socket("outage")
+        await on_a.watchers(2, timeout=20)  # 2 of A's own, B's unreachable
+        assert await a.watchers("outage") == 2
+
+        redis_server.start()  # empty: every process writes its counts again
+        await on_a.watchers(3, timeout=20)
+        await on_b.watchers(3, timeout=20)
+        second_on_a.close()
+        await on_b.watchers(2)
+        for socket in (on_a, on_b):
+            socket.close()
+    finally:
+        output = stop(a.process)
+        stop(b.process)
+        redis_server.close()
+    assert output.count("presence cannot reach Redis") == 1, output
+    assert "presence reached Redis again" in output

@@ -54,6 +54,7 @@ async def serve() -> None:
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await shutdown.wait_for_stop_signal()
     await shutdown.drain(server, app.settings["services"])
+    await app.settings["services"].presence.stop()
     db.close_database()
 
 

@@ -25,6 +25,7 @@ from app.ids import to_global_id
 from app.models import stream, throttle
 from app.realtime.database_history import DatabaseHistory
 from app.realtime.history import History
+from app.realtime.presence import Key, LocalPresence, Presence, RedisPresence
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 from app.services import Services
@@ -85,6 +86,33 @@ def _purge_history_now_and_then(ttl: float) -> None:
     PeriodicCallback(purge, PURGE_EVERY_SECONDS * 1000).start()
 
 
+def make_presence(settings: Settings, registry: Registry) -> Presence:
+    """Presence counts, with notices published to the registry on each
+    key's own presence topic; across processes when REDIS_URL is set."""
+
+    def notify(key: Key, total: int) -> None:
+        registry.publish(events.presence_topic(key), events.presence_changed(key, total))
+
+    def listened(key: Key) -> bool:
+        return bool(registry.subscribers(events.presence_topic(key)))
+
+    interval = settings.presence_notice_interval
+    presence: Presence
+    if settings.redis_url:
+        presence = RedisPresence(
+            settings.redis_url,
+            notify,
+            listened,
+            interval,
+            settings.presence_ttl,
+            settings.presence_renew,
+        )
+    else:
+        presence = LocalPresence(notify, listened, interval, settings.presence_renew)
+    IOLoop.current().add_callback(presence.start)
+    return presence
+
+
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
@@ -119,6 +147,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         broadcast=broadcast,
         history=history,
         templates=templates(settings),
+        presence=make_presence(settings, registry),
     )
     handler_args = {"services": services}
     routes = [

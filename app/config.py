@@ -8,6 +8,7 @@ project reads `os.environ`: it receives a frozen `Settings`.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,11 @@ class Settings:
     #: Seconds Redis remembers an idle stream's epoch and last offset (past
     #: this a resume from an older position is told to refetch).
     history_meta_ttl: float = 86400.0
+    #: Seconds a process's presence counts outlive its last renewal (with
+    #: Redis): a crashed process's watchers vanish within about this long.
+    presence_ttl: float = 30.0
+    #: Fewest seconds between two presence notices about one key.
+    presence_notice_interval: float = 0.25
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -68,12 +74,28 @@ class Settings:
             return Path(self.database_url[len(prefix) :])
         return None
 
+    @property
+    def presence_renew(self) -> float:
+        """Seconds between renewals: three per TTL, so one late renewal
+        never expires a live process."""
+        return self.presence_ttl / 3
+
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
 
 
 def _bool(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise SettingsError(f"{name} must be a positive number of seconds; it is {text!r}.")
+    return value
 
 
 def load_settings(
@@ -98,6 +120,11 @@ def load_settings(
     )
     parser.define(
         "history_ttl", type=float, default=float(env.get("HISTORY_TTL", defaults.history_ttl))
+    )
+    parser.define("presence_ttl", default=env.get("PRESENCE_TTL", str(defaults.presence_ttl)))
+    parser.define(
+        "presence_notice_interval",
+        default=env.get("PRESENCE_NOTICE_INTERVAL", str(defaults.presence_notice_interval)),
     )
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
@@ -127,6 +154,10 @@ def load_settings(
         metrics_token=parser.metrics_token,
         history_size=parser.history_size,
         history_ttl=parser.history_ttl,
+        presence_ttl=_seconds("PRESENCE_TTL", parser.presence_ttl),
+        presence_notice_interval=_seconds(
+            "PRESENCE_NOTICE_INTERVAL", parser.presence_notice_interval
+        ),
         command=tuple(rest),
     )
 

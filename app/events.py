@@ -306,3 +306,57 @@ class LibraryChanged(LibraryEvent):
     total_stories: int
     total_tags: int
     type: str = "library:change"
+
+
+# ----------------------------------------------------------------- presence
+# How many watch a counter, and how many tabs a user has open, across
+# processes (app.realtime.presence counts; these carry the throttled
+# notices to listeners, on topics of their own: never the counter's or the
+# library channel's).
+
+
+def counter_presence_key(name: str) -> Topic:
+    """What counter sockets and `counter` subscriptions count towards."""
+    return ("counter", name)
+
+
+def user_presence_key(user_id: int) -> Topic:
+    """What every authenticated socket of one user counts towards (a tab)."""
+    return ("user", str(user_id))
+
+
+def presence_topic(key: Topic) -> Topic:
+    return ("presence", *key)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterPresenceChanged:
+    """Fires, at most a few times a second, when the number of sockets and
+    subscriptions watching a counter moves."""
+
+    name: str
+    watchers: int
+
+    @property
+    def topic(self) -> Topic:
+        return presence_topic(counter_presence_key(self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class TabsChanged:
+    """Fires, at most a few times a second, when the number of a user's open
+    authenticated sockets (tabs) moves; to that user only."""
+
+    user_id: int
+    tabs: int
+
+    @property
+    def topic(self) -> Topic:
+        return presence_topic(user_presence_key(self.user_id))
+
+
+def presence_changed(key: Topic, total: int) -> CounterPresenceChanged | TabsChanged:
+    """The notice for a presence key's new total."""
+    if key[0] == "user":
+        return TabsChanged(int(key[1]), total)
+    return CounterPresenceChanged(key[1], total)

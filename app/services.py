@@ -11,6 +11,7 @@ from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.config import Settings
 from app.realtime.history import History
+from app.realtime.presence import Presence
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
 
@@ -26,6 +27,8 @@ class Services:
     #: Where a reconnecting client's missed events are read from.
     history: History
     templates: jinja2.Environment
+    #: Watchers per counter and tabs per user, across processes.
+    presence: Presence
     #: Every open WebSocket handler, so that a shutdown can close them all.
     sockets: set[Any] = field(default_factory=set)
     #: Every HTTP request being served, so that a shutdown can let them finish.

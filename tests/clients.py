@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -22,19 +24,57 @@ class Reply:
 
 
 class CounterSocket:
-    """A counter socket that reads JSON frames with a timeout."""
+    """A counter socket that reads JSON frames with a timeout.
+
+    `presence` frames come whenever the number of watchers moves; like any
+    client that does not show them (counter-ws.md: clients ignore what they
+    do not use), `receive` and `nothing_more` pass over them. They are kept
+    in `presence`, in order, and `watchers` waits for one.
+    """
 
     def __init__(self, connection: WebSocketClientConnection) -> None:
         self.connection = connection
+        #: The `watchers` of every presence frame read so far.
+        self.presence: list[int] = []
+        #: Other frames read while waiting for a presence frame.
+        self.held: deque[Any] = deque()
 
     async def send(self, message: Any) -> None:
         text = message if isinstance(message, str | bytes) else orjson.dumps(message).decode()
         await self.connection.write_message(text, binary=isinstance(message, bytes))
 
-    async def receive(self, timeout: float = TIMEOUT) -> Any:
+    async def _read(self, timeout: float) -> Any:
         frame = await asyncio.wait_for(self.connection.read_message(), timeout)
         assert frame is not None, "the server closed the socket"
-        return orjson.loads(frame)
+        message = orjson.loads(frame)
+        if isinstance(message, dict) and message.get("type") == "presence":
+            self.presence.append(message["watchers"])
+            return None
+        return message
+
+    async def receive(self, timeout: float = TIMEOUT) -> Any:
+        if self.held:
+            return self.held.popleft()
+        deadline = time.monotonic() + timeout
+        while True:
+            message = await self._read(max(0.0, deadline - time.monotonic()))
+            if message is not None:
+                return message
+
+    async def watchers(self, expected: int, timeout: float = TIMEOUT) -> list[int]:
+        """Reads until a presence frame says `expected` (or the last one
+        did); returns every watchers value seen so far."""
+        deadline = time.monotonic() + timeout
+        while not (self.presence and self.presence[-1] == expected):
+            try:
+                message = await self._read(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise AssertionError(
+                    f"no presence frame said {expected}; saw {self.presence}"
+                ) from None
+            if message is not None:
+                self.held.append(message)
+        return self.presence
 
     async def receive_type(self, kind: str, timeout: float = TIMEOUT) -> Any:
         """The next frame of type `kind`, skipping broadcast events."""
@@ -44,12 +84,16 @@ class CounterSocket:
                 return message
 
     async def nothing_more(self, wait: float = 0.2) -> None:
-        """Asserts that no frame arrives within `wait` seconds."""
-        try:
-            frame = await asyncio.wait_for(self.connection.read_message(), wait)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected frame {frame!r}")
+        """Asserts that no frame (but presence) arrives within `wait` seconds."""
+        assert not self.held, f"unexpected frame {self.held[0]!r}"
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = await self._read(left)
+            except TimeoutError:
+                return
+            if message is not None:
+                raise AssertionError(f"unexpected frame {message!r}")
 
     async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str | None]:
         """Waits for the server to close; returns (code, reason)."""

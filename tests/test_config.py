@@ -63,3 +63,20 @@ def test_several_processes_joined_by_redis_need_a_secret_key_too(tmp_path):
     )
     with pytest.raises(SettingsError, match="REDIS_URL"):
         ensure_secret_key(settings)
+
+
+def test_presence_timings_come_from_the_environment_or_flags():
+    defaults = load_settings([], {})
+    assert (defaults.presence_ttl, defaults.presence_renew) == (30.0, 10.0)
+    assert defaults.presence_notice_interval == 0.25
+    env = {"PRESENCE_TTL": "6", "PRESENCE_NOTICE_INTERVAL": "0.5"}
+    settings = load_settings([], env)
+    assert (settings.presence_ttl, settings.presence_renew) == (6.0, 2.0)
+    assert settings.presence_notice_interval == 0.5
+    assert load_settings(["--presence_ttl=9"], env).presence_ttl == 9.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_a_presence_ttl_that_is_not_a_positive_number_is_refused(value):
+    with pytest.raises(SettingsError, match="PRESENCE_TTL must be a positive number"):
+        load_settings([], {"PRESENCE_TTL": value})

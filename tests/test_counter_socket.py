@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio import client as ws_client
 from websockets.exceptions import InvalidStatus
 
-from app.events import counter_topic
+from app.events import counter_presence_key, counter_topic, presence_topic
 
 
 @pytest.mark.gen_test
@@ -211,7 +211,11 @@ async def test_one_change_reaches_200_sockets_exactly_once(clients):
 @pytest.mark.gen_test
 async def test_closed_sockets_leave_nothing_in_the_registry(clients, registry):
     sockets = [await clients.counter_socket("tidy") for _ in range(5)]
-    assert registry.topics() == {counter_topic("tidy"): 5}
+    # Each socket also listens to the counter's presence notices.
+    assert registry.topics() == {
+        counter_topic("tidy"): 5,
+        presence_topic(counter_presence_key("tidy")): 5,
+    }
     for socket in sockets[:3]:
         socket.close()
     # An abrupt disconnect: the TCP stream dies without a close frame.

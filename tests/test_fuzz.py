@@ -148,6 +148,7 @@ COUNTER_FRAMES = {
     "decrementResult",
     "setValueResult",
     "resetResult",
+    "presence",
 }
 
 

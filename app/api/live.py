@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 import orjson
@@ -47,11 +47,22 @@ class TopicSource(AsyncIterator[object]):
     """What a subscribe resolver returns: the topic its events come from.
 
     It is an async iterator only so that graphql-core accepts it; the
-    events themselves reach subscribers through their group.
+    events themselves reach subscribers through their group. `counts` is
+    the presence key the subscription counts towards while it runs (a
+    counter's watchers); `initial`, if given, makes the event sent to the
+    new subscriber alone right after it joins (the current presence
+    total), or None when there is none yet.
     """
 
-    def __init__(self, topic: Topic) -> None:
+    def __init__(
+        self,
+        topic: Topic,
+        counts: Topic | None = None,
+        initial: Callable[[], object | None] | None = None,
+    ) -> None:
         self.topic = topic
+        self.counts = counts
+        self.initial = initial
 
     def __aiter__(self) -> TopicSource:
         return self
@@ -110,17 +121,27 @@ class SubscriptionGroup:
             return
         self.fan_out(result, event, shared)
 
+    def deliver_to(self, member: Member, event: object) -> None:
+        """Sends one event to one member only (its initial state), in
+        turn with the group's events."""
+        result = execute_subscription_event(self.built.build_per_event_executor(event))
+        if inspect.isawaitable(result) or self.tail is not None:
+            self.tail = asyncio.ensure_future(self._in_turn(self.tail, result, event, (member,)))
+            return
+        self.fan_out(result, event, {}, (member,))
+
     async def _in_turn(
         self,
         previous: Awaitable[None] | None,
         result: ExecutionResult | Awaitable[ExecutionResult],
         event: object,
+        members: tuple[Member, ...] | None = None,
     ) -> None:
         if previous is not None:
             await previous
         if inspect.isawaitable(result):
             result = await result
-        self.fan_out(result, event, {})
+        self.fan_out(result, event, {}, members)
         if self.tail is asyncio.current_task():
             self.tail = None
 
@@ -131,10 +152,16 @@ class SubscriptionGroup:
             result = await result
         return render(result, event)
 
-    def fan_out(self, result: ExecutionResult, event: object, shared: dict[object, object]) -> None:
+    def fan_out(
+        self,
+        result: ExecutionResult,
+        event: object,
+        shared: dict[object, object],
+        members: tuple[Member, ...] | None = None,
+    ) -> None:
         payload = render(result, event)
         offset = position_of(event)
-        for member in tuple(self.members):
+        for member in tuple(self.members) if members is None else members:
             try:
                 member.push(payload, shared, offset)
             except Exception:

@@ -56,6 +56,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
     "Counter": {
         "id": counters.counter_id,
         "history": counters.counter_history,
+        "watchers": counters.counter_watchers,
     },
     "CounterUpdateEvent": {"metadata": counters.counter_update_metadata},
     "User": {"id": root.user_id},
@@ -72,6 +73,8 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
 SUBSCRIPTIONS: dict[str, tuple[Resolver, Resolver]] = {
     "counter": (subscriptions.subscribe_counter, subscriptions.event),
     "channel": (subscriptions.subscribe_channel, subscriptions.event),
+    "counterPresence": (subscriptions.subscribe_counter_presence, subscriptions.event),
+    "libraryPresence": (subscriptions.subscribe_library_presence, subscriptions.event),
 }
 
 

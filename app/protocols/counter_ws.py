@@ -197,3 +197,8 @@ def subscribed_message(operation_types: frozenset[str] | None) -> dict[str, Any]
 
 def error_message(text: str) -> dict[str, Any]:
     return {"type": "error", "message": text}
+
+
+def presence_message(watchers: int) -> dict[str, Any]:
+    """How many sockets watch the counter now, across processes."""
+    return {"type": "presence", "watchers": watchers}

@@ -90,4 +90,5 @@ def build_context(
         credential=credential,
         session=session or NoSession(),
         address=handler.request.remote_ip,
+        presence=handler.settings["services"].presence,
     )

@@ -11,7 +11,7 @@ from tornado.httputil import responses
 from tornado.ioloop import IOLoop
 
 from app import metrics
-from app.events import credential_topic, user_sockets_topic
+from app.events import credential_topic, user_presence_key, user_sockets_topic
 from app.models.auth_token import AuthToken
 from app.models.user import User
 from app.services import Services
@@ -110,6 +110,8 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
         self.services = services
         self._watch = _SignOutWatch(self)
         self._watched: list[tuple[str, ...]] = []
+        #: The user's tabs key while this socket counts as one of them.
+        self._tab: tuple[str, ...] | None = None
 
     def check_origin(self, origin: str) -> bool:
         """This site or a listed one (app/web/security.py); Tornado asks
@@ -143,16 +145,22 @@ class BaseSocketHandler(tornado.websocket.WebSocketHandler):
         return len(self.services.registry.subscribers(topic)) >= MAX_SOCKETS_PER_USER
 
     def watch(self, credential: AuthToken) -> None:
-        """Counts this socket for its user and closes it when they sign out."""
+        """Counts this socket for its user (the socket limit, and their tabs
+        in presence) and closes it when they sign out."""
         self.unwatch()
         self._watched = [credential_topic(credential.id), user_sockets_topic(credential.user_id)]
         for topic in self._watched:
             self.services.registry.add(topic, self._watch)
+        self._tab = user_presence_key(credential.user_id)
+        self.services.presence.enter(self._tab)
 
     def unwatch(self) -> None:
         for topic in self._watched:
             self.services.registry.discard(topic, self._watch)
         self._watched = []
+        if self._tab is not None:
+            self.services.presence.leave(self._tab)
+            self._tab = None
 
     #: The label of this kind of socket in the metrics.
     kind = "socket"

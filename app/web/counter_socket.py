@@ -19,7 +19,13 @@ import logging
 from app import metrics
 from app.clock import utcnow
 from app.db import in_database_thread
-from app.events import CounterChanged, counter_topic
+from app.events import (
+    CounterChanged,
+    CounterPresenceChanged,
+    counter_presence_key,
+    counter_topic,
+    presence_topic,
+)
 from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.protocols import counter_ws as protocol
@@ -31,6 +37,55 @@ log = logging.getLogger(__name__)
 
 #: Key under which one publish shares its encoded event message.
 _FRAME = "counter-ws-message"
+
+
+#: Key under which one presence notice shares its encoded frame.
+_PRESENCE_FRAME = "counter-ws-presence"
+
+
+class _PresenceFrames:
+    """Counts its socket as a watcher of the counter and sends it
+    `presence` frames: registered on the counter's presence topic, so that
+    counter events never pay for presence."""
+
+    __slots__ = ("handler", "joined", "key", "sent")
+
+    def __init__(self, handler: CounterSocketHandler) -> None:
+        self.handler = handler
+        self.key = counter_presence_key(handler.name)
+        self.sent: int | None = None
+        self.joined = False
+
+    def join(self) -> None:
+        services = self.handler.services
+        services.registry.add(presence_topic(self.key), self)
+        services.presence.enter(self.key)
+        self.joined = True
+        self.send(services.presence.current(self.key), None)
+
+    def leave(self) -> None:
+        if self.joined:
+            self.joined = False
+            services = self.handler.services
+            services.registry.discard(presence_topic(self.key), self)
+            services.presence.leave(self.key)
+
+    def deliver(self, event: object, shared: dict[object, object]) -> None:
+        assert isinstance(event, CounterPresenceChanged)
+        self.send(event.watchers, shared)
+
+    def send(self, watchers: int | None, shared: dict[object, object] | None) -> None:
+        """Each value once: a notice may repeat what the socket was told."""
+        if watchers is None or watchers == self.sent:
+            return
+        self.sent = watchers
+        if shared is None:
+            self.handler.send(protocol.presence_message(watchers))
+            return
+        frame = shared.get(_PRESENCE_FRAME)
+        if frame is None:
+            frame = shared[_PRESENCE_FRAME] = protocol.encode(protocol.presence_message(watchers))
+        self.handler.send_bytes(frame, shared)  # type: ignore[arg-type]
 
 
 class CounterSocketHandler(BaseSocketHandler):
@@ -45,6 +100,7 @@ class CounterSocketHandler(BaseSocketHandler):
     epoch: str = ""
     #: Live events held back while the socket waits; None when not waiting.
     held: list[CounterChanged] | None = None
+    presence: _PresenceFrames | None = None
 
     async def get(self, *args: str, **kwargs: str) -> None:
         name = args[0] if args else ""
@@ -72,6 +128,9 @@ class CounterSocketHandler(BaseSocketHandler):
             log.exception("could not read the epoch of counter %r", self.name)
         self.offset = self.snapshot_offset = counter.operation_count
         self.send(protocol.snapshot_message(counter, utcnow(), self.epoch))
+        self.presence = _PresenceFrames(self)
+        if self.registered:  # (a failed snapshot write, or a close meanwhile, unregisters)
+            self.presence.join()
         self.release()
 
     async def on_message(self, message: str | bytes) -> None:
@@ -171,3 +230,5 @@ class CounterSocketHandler(BaseSocketHandler):
             self.registered = False
             self.services.registry.discard(counter_topic(self.name), self)
             metrics.subscriptions.labels("counter").dec()
+        if self.presence is not None:
+            self.presence.leave()

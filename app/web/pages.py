@@ -6,6 +6,7 @@ from __future__ import annotations
 import tornado.web
 
 from app.db import in_database_thread
+from app.events import counter_presence_key, user_presence_key
 from app.models.counter import OPERATION_TYPES, Counter, check_name
 from app.models.errors import DomainError
 from app.models.library import overview
@@ -30,13 +31,16 @@ class CountersPageHandler(PageHandler):
 
 
 class CounterPageHandler(PageHandler):
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         try:
             counter = Counter.lookup(name)
         except DomainError as error:
             self.render_page("error.html", status=400, reason=str(error), status_code=400)
             return
-        self.render_page("counter.html", counter=counter, history=counter.recent_history())
+        watchers = await self.services.presence.count(counter_presence_key(name))
+        self.render_page(
+            "counter.html", counter=counter, history=counter.recent_history(), watchers=watchers
+        )
 
     async def post(self, name: str) -> None:
         """The buttons without JavaScript: one change, then back to the page."""
@@ -57,6 +61,7 @@ class CounterPageHandler(PageHandler):
                 "counter.html",
                 counter=counter,
                 history=counter.recent_history(),
+                watchers=await self.services.presence.count(counter_presence_key(name)),
                 error=message,
                 status_code=400,
             )
@@ -66,5 +71,6 @@ class CounterPageHandler(PageHandler):
 
 class LibraryPageHandler(PageHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
-        self.render_page("library.html", overview=overview(self.current_user))
+    async def get(self) -> None:
+        tabs = await self.services.presence.count(user_presence_key(self.current_user.id))
+        self.render_page("library.html", overview=overview(self.current_user), tabs=tabs)

@@ -12,6 +12,7 @@ const amountEl = root.querySelector("input[name=amount]");
 const updatedEl = root.querySelector("[data-updated]");
 const historyEl = document.querySelector("[data-history]");
 const toggle = root.querySelector("[data-toggle]");
+const watchersEl = root.querySelector("[data-watchers]");
 
 const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
 // operationCounts of our own changes: they get no toast.
@@ -63,6 +64,12 @@ showConnectionState(live, root.querySelector("[role=status]"));
 live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FIELDS} } }`, { name }, {
   next: (payload) => payload.data && onEvent(payload.data.counter),
   error: (errors) => { errorEl.textContent = errors[0].message; },
+});
+// How many watch this counter, across every server process.
+live.subscribe("subscription($name: String!) { counterPresence(name: $name) { watchers } }", { name }, {
+  next: (payload) => {
+    if (payload.data) watchersEl.textContent = `${payload.data.counterPresence.watchers} watching`;
+  },
 });
 live.addEventListener("connected", () => refresh().catch((error) => { errorEl.textContent = error.message; }));
 live.addEventListener("state", () => {

@@ -10,6 +10,7 @@ const tagsEl = root.querySelector("[data-tags]");
 const totalEl = root.querySelector("[data-total]");
 const errorEl = root.querySelector("[data-error]");
 const filterEl = root.querySelector("[data-filter-note]");
+const tabsEl = root.querySelector("[data-tabs]");
 
 const STORY = "id url title description createdAt tags { id name color }";
 const LIBRARY = `query($tagId: ID) { library {
@@ -169,6 +170,13 @@ live.subscribe('subscription { channel(name: "library") { __typename } }', {}, {
   error: (errors) => {
     if (errors[0]?.extensions?.code === "UNAUTHENTICATED") location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     else showError(new Error(errors[0]?.message));
+  },
+});
+// How many of the viewer's tabs are open, this one included.
+live.subscribe("subscription { libraryPresence { tabs } }", {}, {
+  next: (payload) => {
+    const tabs = payload.data?.libraryPresence.tabs;
+    if (tabs !== undefined) tabsEl.textContent = `${tabs} ${tabs === 1 ? "tab" : "tabs"} open`;
   },
 });
 live.addEventListener("connected", refresh);

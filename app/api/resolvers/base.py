@@ -32,6 +32,18 @@ class NoSession:
         pass
 
 
+class PresenceCounts(Protocol):
+    """Presence (app.realtime.presence), as far as resolvers need it."""
+
+    def enter(self, key: tuple[str, ...]) -> None: ...
+
+    def leave(self, key: tuple[str, ...]) -> None: ...
+
+    def current(self, key: tuple[str, ...]) -> int | None: ...
+
+    async def count(self, key: tuple[str, ...]) -> int: ...
+
+
 @dataclass(slots=True)
 class Context:
     """What every resolver may know about the request it serves.
@@ -46,6 +58,8 @@ class Context:
     session: SessionHooks = field(default_factory=NoSession)
     #: The client's address (for limits such as sign-in attempts).
     address: str | None = None
+    #: Watchers and tabs across processes; None where nothing counts.
+    presence: PresenceCounts | None = None
 
 
 @lru_cache(maxsize=1024)

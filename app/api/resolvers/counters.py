@@ -9,7 +9,7 @@ from graphql import GraphQLResolveInfo
 
 from app.api.pagination import check_first, connection, decode_cursor, encode_cursor
 from app.api.resolvers.base import Context
-from app.events import CounterChanged, CounterSnapshot
+from app.events import CounterChanged, CounterSnapshot, counter_presence_key
 from app.ids import to_global_id
 from app.models.counter import Counter, CounterOperation
 from app.models.errors import InvalidInput
@@ -58,6 +58,15 @@ def counter_history(
         after_id = int(raw)
     rows = CounterOperation.page(source.id, first + 1, after_id)
     return connection(rows, first, after, lambda op: encode_cursor(op.id), source.operation_count)
+
+
+async def counter_watchers(source: CounterLike, info: GraphQLResolveInfo) -> int:
+    """Async, so that it runs on the loop (where presence lives) even when
+    the rest of the query runs on the database thread."""
+    context: Context = info.context
+    if context.presence is None:
+        return 0
+    return await context.presence.count(counter_presence_key(source.name))
 
 
 def counter_update_metadata(source: CounterChanged, _info: GraphQLResolveInfo) -> CounterSnapshot:

@@ -14,7 +14,15 @@ from graphql import GraphQLResolveInfo
 
 from app.api.live import TopicSource
 from app.api.resolvers.base import Context
-from app.events import counter_topic, user_topic
+from app.events import (
+    Topic,
+    counter_presence_key,
+    counter_topic,
+    presence_changed,
+    presence_topic,
+    user_presence_key,
+    user_topic,
+)
 from app.models.counter import check_name
 from app.models.errors import InvalidInput, Unauthenticated
 
@@ -22,7 +30,37 @@ CHANNELS = ("library",)
 
 
 def subscribe_counter(_root: None, _info: GraphQLResolveInfo, name: str) -> TopicSource:
-    return TopicSource(counter_topic(check_name(name)))
+    # A running counter subscription is one of the counter's watchers.
+    name = check_name(name)
+    return TopicSource(counter_topic(name), counts=counter_presence_key(name))
+
+
+def _presence_source(info: GraphQLResolveInfo, key: Topic) -> TopicSource:
+    """The key's presence notices, the current total first (once known)."""
+    context: Context = info.context
+    presence = context.presence
+    assert presence is not None, "the context carries presence"
+
+    def initial() -> object | None:
+        total = presence.current(key)
+        return None if total is None else presence_changed(key, total)
+
+    return TopicSource(presence_topic(key), initial=initial)
+
+
+def subscribe_counter_presence(_root: None, info: GraphQLResolveInfo, name: str) -> TopicSource:
+    # Listening to presence does not make one a watcher: nothing is counted.
+    return _presence_source(info, counter_presence_key(check_name(name)))
+
+
+def subscribe_library_presence(_root: None, info: GraphQLResolveInfo) -> TopicSource:
+    context: Context = info.context
+    if context.viewer is None:
+        raise Unauthenticated(
+            "libraryPresence needs a signed-in connection: send your token as "
+            "connection_init payload {token}, or connect with a session cookie."
+        )
+    return _presence_source(info, user_presence_key(context.viewer.id))
 
 
 def subscribe_channel(_root: None, info: GraphQLResolveInfo, name: str) -> TopicSource:

@@ -1,0 +1,34 @@
+"""Presence in a real browser: how many watch a counter, how many tabs
+a user has open, kept live as tabs open and close."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_up
+
+
+def test_two_tabs_on_a_counter_both_show_2_watching_then_1_after_one_closes(server, context):
+    first, second = context.new_page(), context.new_page()
+    for page in (first, second):
+        page.goto(f"{server.url}/counters/watched")
+        expect(page.get_by_role("status")).to_contain_text("Connected")
+    expect(first.locator("[data-watchers]")).to_have_text("2 watching")
+    expect(second.locator("[data-watchers]")).to_have_text("2 watching")
+    second.close()
+    expect(first.locator("[data-watchers]")).to_have_text("1 watching")
+
+
+def test_the_library_shows_how_many_of_the_users_tabs_are_open(server, context, other_context):
+    first = context.new_page()
+    sign_up(first, server.url, "many_tabs")
+    expect(first.locator("[data-tabs]")).to_have_text("1 tab open")
+    counter = context.new_page()
+    counter.goto(f"{server.url}/counters/somewhere")  # any page of ours is a tab
+    expect(first.locator("[data-tabs]")).to_have_text("2 tabs open")
+    stranger = other_context.new_page()
+    sign_up(stranger, server.url, "not_them")
+    expect(stranger.locator("[data-tabs]")).to_have_text("1 tab open")
+    counter.close()
+    expect(first.locator("[data-tabs]")).to_have_text("1 tab open")
+    expect(stranger.locator("[data-tabs]")).to_have_text("1 tab open")

@@ -19,6 +19,8 @@ from app.application import make_app
 from app.config import Settings
 from app.realtime.registry import Registry
 from tests.clients import Clients
+from tests.cluster import Process, running_pair
+from tests.services import Postgres, Redis
 
 
 @pytest.fixture
@@ -48,3 +50,37 @@ def clients(http_server: object, base_url: str, http_client: object) -> Iterator
     made = Clients(base_url, http_client)  # type: ignore[arg-type]
     yield made
     made.close_all()
+
+
+# ------------------------------------------------- several server processes
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session; each test makes its database."""
+    cluster = Postgres()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    """One Redis server for the session; `pair` empties it for each test."""
+    server = Redis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """Extra environment for the processes of `pair` (modules override it)."""
+    return {}
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, postgres: Postgres, redis_server: Redis, cluster_env: dict[str, str]
+) -> Iterator[tuple[Process, Process]]:
+    """Two server processes sharing one PostgreSQL database and one Redis."""
+    with running_pair(tmp_path, postgres, redis_server, cluster_env) as processes:
+        yield processes

@@ -5,83 +5,32 @@ down, and a killed process's watchers expire."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import time
-import urllib.request
 import uuid
 
 import pytest
 from tornado.websocket import websocket_connect
 
 from tests.clients import CounterSocket
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
-from tests.services import Postgres, Redis
-from tests.test_scale_out import SECRET, wait_connected
+from tests.cluster import Process, wait_connected
+from tests.processes import stop
+from tests.services import Redis
 
 #: Short, so that expiry is quick to see; renewals every TTL/3 = 1 s.
 TTL = "3"
 WATCHERS = "query($n: String!) { counter(name: $n) { watchers } }"
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = Postgres()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    server = Redis()
-    yield server
-    server.close()
-
-
-class Process:
-    def __init__(self, data_dir, database_url: str, redis_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}"
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": SECRET,
-            "PRESENCE_TTL": TTL,
-        }
-        self.process = start_server(data_dir, self.port, env)
-
-    def healthy(self) -> dict:
-        wait_healthy(self.url, self.process)
-        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
-            return json.loads(response.read())
-
-    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
-        return post_graphql(self.url, query, variables, token)
-
-    async def counter_socket(self, name: str, token: str | None = None) -> CounterSocket:
-        url = f"{self.ws}/ws/counter/{name}" + (f"?token={token}" if token else "")
-        socket = CounterSocket(await websocket_connect(url))
-        assert (await socket.receive())["type"] == "snapshot"
-        return socket
-
-    async def watchers(self, name: str) -> int:
-        data = await asyncio.to_thread(self.graphql, WATCHERS, {"n": name})
-        return data["data"]["counter"]["watchers"]
-
-
 @pytest.fixture
-def pair(tmp_path, postgres, redis_server):
-    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
-    a = Process(tmp_path / "a", database, redis_server.url)
-    b = Process(tmp_path / "b", database, redis_server.url)
-    try:
-        for process in (a, b):
-            wait_connected(process)
-        yield a, b
-    finally:
-        stop(a.process)
-        stop(b.process)
+def cluster_env() -> dict[str, str]:
+    return {"PRESENCE_TTL": TTL}
+
+
+async def watchers(process: Process, name: str) -> int:
+    """Counter.watchers over HTTP, as that process answers it."""
+    data = await process.graphql_async(WATCHERS, {"n": name})
+    return data["data"]["counter"]["watchers"]
 
 
 async def eventually(check, expected, timeout: float = 10.0):
@@ -100,17 +49,17 @@ async def test_watchers_add_up_and_go_down_across_two_processes(pair):
     on_b = await b.counter_socket("spread")
     await on_b.watchers(2)
     await on_a.watchers(2)
-    assert await a.watchers("spread") == 2
-    assert await b.watchers("spread") == 2
+    assert await watchers(a, "spread") == 2
+    assert await watchers(b, "spread") == 2
 
     second_on_b = await b.counter_socket("spread")
     await on_a.watchers(3)
     second_on_b.close()
     on_b.close()
     assert (await on_a.watchers(1))[-1] == 1
-    await eventually(lambda: b.watchers("spread"), 1)
+    await eventually(lambda: watchers(b, "spread"), 1)
     on_a.close()
-    await eventually(lambda: b.watchers("spread"), 0)
+    await eventually(lambda: watchers(b, "spread"), 0)
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -158,14 +107,14 @@ async def test_a_killed_processs_watchers_expire(pair):
     await survivor.watchers(1)
     doomed = [await b.counter_socket("crash") for _ in range(2)]
     await survivor.watchers(3)
-    assert await a.watchers("crash") == 3
+    assert await watchers(a, "crash") == 3
 
     b.process.send_signal(signal.SIGKILL)  # no clean-up: its entries stay in Redis
     b.process.wait(10)
     # Within about the TTL (3 s) plus a renewal, the ghosts are gone for
     # everyone; the bound here is generous, the point is that they go.
     await survivor.watchers(1, timeout=20)
-    assert await a.watchers("crash") == 1
+    assert await watchers(a, "crash") == 1
     for socket in doomed:
         socket.close()
     survivor.close()
@@ -177,8 +126,8 @@ async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_ret
 ):
     redis_server = Redis()
     database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
-    a = Process(tmp_path / "a", database, redis_server.url)
-    b = Process(tmp_path / "b", database, redis_server.url)
+    a = Process(tmp_path / "a", database, redis_server.url, {"PRESENCE_TTL": TTL})
+    b = Process(tmp_path / "b", database, redis_server.url, {"PRESENCE_TTL": TTL})
     output = ""
     try:
         for process in (a, b):
@@ -191,7 +140,7 @@ async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_ret
         # Still serving: a new watcher on A is counted, by A alone.
         second_on_a = await a.counter_socket("outage")
         await on_a.watchers(2, timeout=20)  # 2 of A's own, B's unreachable
-        assert await a.watchers("outage") == 2
+        assert await watchers(a, "outage") == 2
 
         redis_server.start()  # empty: every process writes its counts again
         await on_a.watchers(3, timeout=20)

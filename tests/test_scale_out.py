@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,65 +16,10 @@ from tornado.websocket import websocket_connect
 
 from app import db
 from app.config import PROJECT_ROOT
+from tests.cluster import SECRET, Process, wait_connected
 from tests.documents import LIBRARY_SUBSCRIPTION
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
-from tests.services import Postgres, Redis
-
-SECRET = "scale-out-test-secret-" + "k" * 30
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = Postgres()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    server = Redis()
-    yield server
-    server.close()
-
-
-class Process:
-    def __init__(self, data_dir, database_url: str, redis_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}"
-        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
-        self.process = start_server(data_dir, self.port, env)
-
-    def healthy(self) -> dict:
-        wait_healthy(self.url, self.process)
-        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
-            return json.loads(response.read())
-
-    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
-        return post_graphql(self.url, query, variables, token)
-
-
-def wait_connected(process: Process, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.healthy()["status"] == "ok":
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{process.url} did not reach Redis")
-
-
-@pytest.fixture
-def pair(tmp_path, postgres, redis_server):
-    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
-    a = Process(tmp_path / "a", database, redis_server.url)
-    b = Process(tmp_path / "b", database, redis_server.url)
-    try:
-        for process in (a, b):
-            wait_connected(process)
-        yield a, b
-    finally:
-        stop(a.process)
-        stop(b.process)
+from tests.processes import stop
+from tests.services import Redis
 
 
 async def graphql_socket(process: Process, token: str | None = None):

@@ -1,0 +1,105 @@
+"""Two or more real server processes on one PostgreSQL and one Redis: the
+shape of a scaled-out deployment, for the tests of behaviour across
+processes (events, presence, recovery)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tornado.websocket import websocket_connect
+
+from tests.clients import CounterSocket, GraphQLSocket
+from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
+from tests.services import Postgres, Redis
+
+SECRET = "scale-out-test-secret-" + "k" * 30
+
+
+class Process:
+    """One `server.py` process, and clients of it."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str,
+        redis_url: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
+        self.process = start_server(data_dir, self.port, {**settings, **(env or {})})
+
+    def healthy(self) -> dict:
+        wait_healthy(self.url, self.process)
+        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+            return json.loads(response.read())
+
+    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        return post_graphql(self.url, query, variables, token)
+
+    async def graphql_async(
+        self, query: str, variables: dict | None = None, token: str | None = None
+    ) -> dict:
+        return await asyncio.to_thread(self.graphql, query, variables, token)
+
+    async def counter_socket(self, name: str, token: str | None = None) -> CounterSocket:
+        """A counter socket past its snapshot (kept in `.snapshot`)."""
+        url = f"{self.ws}/ws/counter/{name}" + (f"?token={token}" if token else "")
+        socket = CounterSocket(await websocket_connect(url))
+        snapshot = await socket.receive()
+        assert snapshot["type"] == "snapshot", snapshot
+        socket.snapshot = snapshot  # type: ignore[attr-defined]
+        return socket
+
+    async def graphql_socket(self, token: str | None = None) -> GraphQLSocket:
+        """A graphql-transport-ws socket, acknowledged."""
+        socket = GraphQLSocket(
+            await websocket_connect(f"{self.ws}/graphql", subprotocols=["graphql-transport-ws"])
+        )
+        await socket.init({"token": token} if token else None)
+        return socket
+
+
+def wait_connected(process: Process, timeout: float = 15) -> None:
+    """Waits until the process reports its Redis connection healthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.healthy()["status"] == "ok":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{process.url} did not reach Redis")
+
+
+def flush(redis: Redis) -> None:
+    """Empties Redis, so that no test sees another's history or presence."""
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as connection:
+        connection.sendall(b"FLUSHALL\r\n")
+        assert connection.recv(16).startswith(b"+OK")
+
+
+@contextmanager
+def running_pair(
+    data_dir: Path, postgres: Postgres, redis: Redis, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[Process, Process]]:
+    """Two processes on a fresh database and an emptied Redis."""
+    flush(redis)
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    a = Process(data_dir / "a", database, redis.url, env)
+    b = Process(data_dir / "b", database, redis.url, env)
+    try:
+        for process in (a, b):
+            wait_connected(process)
+        yield a, b
+    finally:
+        stop(a.process)
+        stop(b.process)

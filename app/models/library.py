@@ -11,7 +11,8 @@ every lookup is scoped by owner and answers NotFound otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,17 @@ from app.models.user import User
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
+
+
+@contextmanager
+def _changing(owner_id: int) -> Iterator[None]:
+    """One change of a library: a transaction that begins by locking the
+    owner's stream row. Changes to one library then run one after another,
+    even on several processes, so each sees the one before (its totals
+    count it) and their offsets follow that order."""
+    with database.atomic():
+        stream.claim(library_topic(owner_id))
+        yield
 
 
 def _placed(*events: LibraryEvent) -> list[LibraryEvent]:
@@ -147,7 +159,7 @@ class Tag(BaseModel):
     @classmethod
     def create_for(cls, owner: User, name: str, color: str) -> Tag:
         name, color = check_tag_name(name), check_color(color)
-        with database.atomic():
+        with _changing(owner.id):
             cls._check_free(owner, name)
             tag = cls.create(
                 owner=owner, name=name, name_key=name.lower(), color=color, created_at=utcnow()
@@ -171,7 +183,7 @@ class Tag(BaseModel):
                 updates["color"] = color
         if not updates:
             return self
-        with database.atomic():
+        with _changing(self.owner_id):
             if "name" in updates:
                 Tag._check_free(self.owner, updates["name"], other_than=self.id)
             Tag.update(updates).where(Tag.id == self.id).execute()
@@ -183,7 +195,7 @@ class Tag(BaseModel):
 
     def remove(self) -> None:
         """Deletes the tag, and with it every story's link to it."""
-        with database.atomic():
+        with _changing(self.owner_id):
             self.delete_instance(recursive=True)
             placed = _placed(
                 TagDeleted(self.owner_id, self.id),
@@ -289,7 +301,7 @@ class Story(BaseModel):
         description = check_description(description)
         normalized = normalize_url(url)
         now = utcnow()
-        with database.atomic():
+        with _changing(owner.id):
             existing = cls.get_or_none((cls.owner == owner.id) & (cls.normalized_url == normalized))
             if existing is not None:
                 raise InvalidInput(
@@ -328,7 +340,7 @@ class Story(BaseModel):
         if not updates:
             return self
         updates["updated_at"] = utcnow()
-        with database.atomic():
+        with _changing(self.owner_id):
             Story.update(updates).where(Story.id == self.id).execute()
             for key, value in updates.items():
                 setattr(self, key, value)
@@ -338,7 +350,7 @@ class Story(BaseModel):
 
     def remove(self) -> None:
         """Deletes the story and its tag links."""
-        with database.atomic():
+        with _changing(self.owner_id):
             self.delete_instance(recursive=True)
             placed = _placed(
                 StoryDeleted(self.owner_id, self.id),
@@ -349,7 +361,7 @@ class Story(BaseModel):
     def attach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Links these tags; returns (and publishes) only the new links."""
         placed: list[LibraryEvent] = []
-        with database.atomic():
+        with _changing(self.owner_id):
             present = self._linked_ids()
             new = tuple(sorted({tag.id for tag in tags} - present))
             if new:
@@ -362,7 +374,7 @@ class Story(BaseModel):
     def detach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Unlinks these tags; returns (and publishes) only real removals."""
         placed: list[LibraryEvent] = []
-        with database.atomic():
+        with _changing(self.owner_id):
             gone = tuple(sorted({tag.id for tag in tags} & self._linked_ids()))
             if gone:
                 StoryTag.delete().where(

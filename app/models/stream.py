@@ -100,6 +100,16 @@ def keep_history_in_database(policy: HistoryPolicy | None) -> str | None:
 # Called inside the change's transaction.
 
 
+def claim(topic: Topic) -> None:
+    """Locks the stream's offset row (making it if need be) until the
+    transaction ends: a change that claims its stream first waits for any
+    other change of that stream to commit, and then sees it."""
+    StreamOffset.insert(name=stream_name(topic), last_offset=0).on_conflict(
+        conflict_target=[StreamOffset.name],
+        update={StreamOffset.last_offset: StreamOffset.last_offset},
+    ).execute()
+
+
 def append(topic: Topic, events: Sequence[E]) -> list[E]:
     """Gives `events` the next offsets of `topic` (a stream counted by
     `stream_offset`) and records them; returns them with their positions."""

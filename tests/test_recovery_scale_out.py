@@ -1,0 +1,148 @@
+"""Recovery across two processes with the history in Redis: a client that
+drops off one process and comes back on the other gets every event it
+missed, in commit order, then live ones; events made on both processes
+at once keep one order; a lost history is a new epoch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.clients import GraphQLSocket
+from tests.cluster import Process, flush
+
+LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
+CREATE = "mutation($u: String!, $t: String!) { createStory(url: $u, title: $t) { id } }"
+
+
+async def sign_up(process: Process, username: str) -> str:
+    reply = await process.graphql_async(
+        'mutation($u: String!) { signUp(username: $u, password: "correct horse") { token } }',
+        {"u": username},
+    )
+    assert "errors" not in reply, reply
+    return reply["data"]["signUp"]["token"]
+
+
+async def create(process: Process, token: str, number: int) -> None:
+    reply = await process.graphql_async(
+        CREATE, {"u": f"https://example.com/{number}", "t": f"S{number}"}, token
+    )
+    assert "errors" not in reply, reply
+
+
+async def received(socket: GraphQLSocket, count: int) -> list[dict[str, Any]]:
+    return [await socket.next_payload("lib") for _ in range(count)]
+
+
+def offsets(payloads: list[dict[str, Any]]) -> list[int]:
+    return [payload["extensions"]["stream"]["offset"] for payload in payloads]
+
+
+def titles(payloads: list[dict[str, Any]]) -> list[str]:
+    return [
+        p["data"]["channel"]["story"]["title"] for p in payloads if "story" in p["data"]["channel"]
+    ]
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_subscriber_that_missed_50_events_resumes_on_the_other_process(pair):
+    a, b = pair
+    token = await sign_up(a, "commuter")
+    on_a = await a.graphql_socket(token)
+    await on_a.subscribe("lib", LIBRARY, extensions={"since": "now"})
+    assert (await on_a.next_payload("lib"))["extensions"]["stream"]["offset"] == 0
+    await create(b, token, 1)
+    seen = await received(on_a, 2)
+    assert offsets(seen) == [1, 2]
+    last = seen[-1]["extensions"]["stream"]
+    on_a.close()
+
+    for number in range(2, 27):  # 50 events, made through both processes
+        await create(a if number % 2 else b, token, number)
+
+    on_b = await b.graphql_socket(token)
+    await on_b.subscribe("lib", LIBRARY, extensions={"since": last})
+    during = asyncio.ensure_future(
+        asyncio.gather(*(create(a if n % 2 else b, token, n) for n in range(27, 32)))
+    )
+    caught_up = await received(on_b, 50 + 10)
+    await during
+    assert offsets(caught_up) == list(range(3, 63))  # no gap, no duplicate
+    assert titles(caught_up[:50]) == [f"S{n}" for n in range(2, 27)]
+    assert sorted(titles(caught_up[50:]), key=lambda t: int(t[1:])) == [
+        f"S{n}" for n in range(27, 32)
+    ]
+    await create(a, token, 32)
+    assert offsets(await received(on_b, 2)) == [63, 64]
+    await on_b.nothing_more()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_changes_on_both_processes_at_once_reach_every_tab_in_one_order(pair):
+    a, b = pair
+    token = await sign_up(a, "busy")
+    tabs = [await a.graphql_socket(token), await b.graphql_socket(token)]
+    for tab in tabs:
+        await tab.subscribe("lib", LIBRARY, extensions={"since": "now"})
+        await tab.next_payload("lib")
+    await asyncio.gather(*(create(a if n % 2 else b, token, n) for n in range(1, 21)))
+    heard = [await received(tab, 40) for tab in tabs]
+    for events in heard:
+        assert offsets(events) == list(range(1, 41))
+        # Each story:create is followed by the totals its commit produced.
+        totals = [e["data"]["channel"]["totalStories"] for e in events[1::2]]
+        assert totals == list(range(1, 21))
+    assert titles(heard[0]) == titles(heard[1])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_lost_redis_history_is_a_new_epoch_and_a_resume_from_before_is_refused(
+    pair, redis_server
+):
+    a, b = pair
+    token = await sign_up(a, "amnesiac")
+    socket = await a.graphql_socket(token)
+    await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
+    await socket.next_payload("lib")
+    await create(b, token, 1)
+    before = (await received(socket, 2))[-1]["extensions"]["stream"]
+    socket.close()
+    flush(redis_server)  # the history store is emptied
+    await create(b, token, 2)
+
+    back = await b.graphql_socket(token)
+    await back.subscribe("lib", LIBRARY, extensions={"since": before})
+    notice = await back.next_payload("lib")
+    assert "data" not in notice
+    stream = notice["extensions"]["stream"]
+    assert stream["recovered"] is False
+    assert stream["epoch"] != before["epoch"]
+    await create(a, token, 3)
+    live = await received(back, 2)
+    assert offsets(live) == [5, 6]
+    assert {p["extensions"]["stream"]["epoch"] for p in live} == {stream["epoch"]}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_counter_socket_resumes_on_the_other_process(pair):
+    a, b = pair
+    first = await a.counter_socket("shared")
+    await first.send({"type": "increment"})
+    mine = await first.receive_type("increment")
+    first.close()
+    for amount in (10, 100):
+        reply = await b.graphql_async(
+            'mutation($n: Int) { incrementCounter(name: "shared", amount: $n) { value } }',
+            {"n": amount},
+        )
+        assert "errors" not in reply
+
+    back = await b.counter_socket("shared")
+    assert (back.snapshot["value"], back.snapshot["offset"]) == (111, 3)  # type: ignore[attr-defined]
+    await back.send({"type": "resume", "offset": mine["offset"], "epoch": mine["epoch"]})
+    missed = [await back.receive() for _ in range(2)]
+    assert [(m["value"], m["offset"]) for m in missed] == [(11, 2), (111, 3)]
+    await back.nothing_more()

@@ -35,3 +35,9 @@ graphql_operations = Counter(
 http_request_seconds = Histogram(
     "live_http_request_seconds", "HTTP request duration.", ["handler", "method"]
 )
+resumes = Counter(
+    "live_resumes_total",
+    "Clients back with a stream position: served from history, or told to refetch.",
+    ["outcome"],
+)
+replayed_events = Counter("live_replayed_events_total", "Missed events sent again on a resume.")

@@ -124,3 +124,26 @@ class TestWithToken:
         assert wrong.code == 401
         samples = await scrape(clients, {"Authorization": "Bearer scrape-me"})
         assert any(name == "live_users_connected" for name, _ in samples)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_resumes_are_counted_by_outcome_with_the_events_replayed(clients):
+    before = await scrape(clients)
+    first = await clients.counter_socket("measured-resume", snapshot=False)
+    start = await first.receive()
+    first.close()
+    for _ in range(3):
+        await clients.data('mutation { incrementCounter(name: "measured-resume") { value } }')
+    back = await clients.counter_socket("measured-resume")
+    await back.send({"type": "resume", "offset": start["offset"], "epoch": start["epoch"]})
+    assert [(await back.receive())["offset"] for _ in range(3)] == [1, 2, 3]
+    await back.send({"type": "resume", "offset": 0, "epoch": "unknown"})
+    assert (await back.receive_type("reset"))["recovered"] is False
+    after = await scrape(clients)
+    for outcome in ("recovered", "reset"):
+        assert value(after, "live_resumes_total", outcome=outcome) == (
+            value(before, "live_resumes_total", outcome=outcome) + 1
+        )
+    assert value(after, "live_replayed_events_total") == (
+        value(before, "live_replayed_events_total") + 3
+    )

@@ -24,6 +24,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
+from app import metrics
 from app.events import Topic, position_of
 
 #: How long a resume waits for events committed, but not yet written to a
@@ -92,14 +93,14 @@ class Recovery:
 
 
 def missed(batch: Batch, since: Position, until: int) -> list[object] | None:
-    """The events after `since` up to `until`, if `batch` holds all of them
-    (later ones it holds without a hole come too); else None."""
+    """The events after `since` up to `until`, if `batch` holds every one
+    of them; else None. (Later ones are left to live delivery.)"""
     if batch.epoch != since.epoch or since.offset > until:
         return None
     found: list[object] = []
     expected = since.offset + 1
     for event in batch.events:
-        if position_of(event) != expected:
+        if expected > until or position_of(event) != expected:
             break
         found.append(event)
         expected += 1
@@ -119,6 +120,8 @@ async def recover(
         events = missed(batch, since, target)
         behind = batch.epoch == since.epoch and batch.top < target
         if events is not None or not behind or waited >= SETTLE_SECONDS:
+            metrics.resumes.labels("reset" if events is None else "recovered").inc()
+            metrics.replayed_events.inc(len(events or ()))
             return Recovery(events, Position(max(batch.top, target), batch.epoch))
         await asyncio.sleep(SETTLE_STEP)
         waited += SETTLE_STEP

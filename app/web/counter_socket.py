@@ -164,8 +164,9 @@ class CounterSocketHandler(BaseSocketHandler):
 
     async def resume(self, command: protocol.Resume) -> None:
         """Sends the events after the client's position that this socket's
-        snapshot already included (the client missed them), then those held
-        meanwhile; or says `reset` once if the history cannot fill the gap."""
+        snapshot already included (the client missed them: later ones came
+        live), then those held meanwhile; or says `reset` once if the
+        history cannot fill the gap."""
         self.held = []
         try:
             recovery = await recover(
@@ -180,13 +181,9 @@ class CounterSocketHandler(BaseSocketHandler):
         if recovery.events is None:
             self.send(protocol.reset_message(recovery.position))
         else:
-            for event in recovery.events:
+            for event in recovery.events:  # all within the snapshot: not yet sent
                 assert isinstance(event, CounterChanged)
-                if event.offset <= self.snapshot_offset:
-                    self.send_event(event, {})
-                elif event.offset > self.offset:
-                    self.offset = event.offset
-                    self.send_event(event, {})
+                self.send_event(event, {})
         self.release()
 
     def release(self) -> None:

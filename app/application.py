@@ -25,8 +25,9 @@ from app.ids import to_global_id
 from app.models import stream, throttle
 from app.realtime.database_history import DatabaseHistory
 from app.realtime.history import History
-from app.realtime.presence import Key, LocalPresence, Presence, RedisPresence
+from app.realtime.presence import Key, LocalPresence, Presence
 from app.realtime.redis_broadcast import RedisBroadcast
+from app.realtime.redis_presence import RedisPresence
 from app.realtime.registry import Registry
 from app.services import Services
 from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler

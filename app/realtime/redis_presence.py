@@ -1,0 +1,312 @@
+"""Presence across processes through Redis (when `REDIS_URL` is set).
+
+Each process writes its own count of each key into the
+hash `presence:{key}` (field: process id) and keeps itself alive in the
+sorted set `presence:alive` (score: expiry in Redis's clock, ms). A
+process renews both every `renew` seconds; fields of a process whose
+expiry has passed are ignored, and deleted by whichever process reads
+them next, so a killed process's watchers vanish within about `ttl`.
+Totals are read atomically with a Lua script. After writing, a process
+publishes the changed keys on `live:presence` (not the events channel);
+every process then re-reads the totals of the keys it has listeners
+for. A sweep every `renew` seconds re-reads all of them anyway, which is
+what retires expired processes and covers lost pub/sub messages. If
+Redis is unreachable the totals fall back to local counts, the outage is
+logged once, and the next sweep retries.
+
+Threading: everything here runs on the IOLoop thread (see app.realtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import orjson
+import redis.asyncio as redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from app.realtime.presence import Key, Listened, Notify, Presence
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "live:presence"
+ALIVE = "presence:alive"
+FIRST_RETRY = 0.5
+LAST_RETRY = 10.0
+
+
+# KEYS[1]: the alive set; KEYS[2..]: hashes. ARGV[1]: process id; ARGV[2]:
+# ttl in ms; ARGV[3..]: this process's count for each hash (0 deletes).
+_PUT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for i = 2, #KEYS do
+  local n = tonumber(ARGV[i + 1])
+  if n > 0 then
+    redis.call('HSET', KEYS[i], ARGV[1], n)
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  else
+    redis.call('HDEL', KEYS[i], ARGV[1])
+  end
+end
+return #KEYS - 1
+"""
+
+# KEYS[1]: the alive set; KEYS[2..]: hashes. ARGV[1]: the reader's process
+# id, left out of the sums (it adds its exact local count itself). Fields
+# of expired processes are deleted on the way.
+_TOTALS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local totals = {}
+for i = 2, #KEYS do
+  local total = 0
+  local entries = redis.call('HGETALL', KEYS[i])
+  for j = 1, #entries, 2 do
+    local pid = entries[j]
+    if pid ~= ARGV[1] then
+      local expiry = redis.call('ZSCORE', KEYS[1], pid)
+      if expiry and tonumber(expiry) > now then
+        total = total + tonumber(entries[j + 1])
+      else
+        redis.call('HDEL', KEYS[i], pid)
+      end
+    end
+  end
+  totals[#totals + 1] = total
+end
+return totals
+"""
+
+# On a clean stop: this process's fields and its life line, gone at once.
+_GONE = """
+for i = 2, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def redis_key(key: Key) -> str:
+    """`presence:counter:name`; key parts never contain ':' (names are
+    `A-Z a-z 0-9 _ . -`, user ids digits)."""
+    return "presence:" + ":".join(key)
+
+
+class RedisPresence(Presence):
+    """Totals across every process that shares one Redis; see the module
+    docstring for the scheme."""
+
+    def __init__(
+        self,
+        url: str,
+        notify: Notify,
+        listened: Listened,
+        interval: float,
+        ttl: float,
+        renew: float,
+    ) -> None:
+        super().__init__(notify, listened, interval, renew)
+        self.url = url
+        self.ttl_ms = max(1, int(ttl * 1000))
+        self.process_id = uuid.uuid4().hex
+        self.connected = False
+        #: Per followed key: the sum over the other live processes.
+        self.remote: dict[Key, int] = {}
+        self._dirty: set[Key] = set()
+        self._stale: set[Key] = set()
+        self._renew_due = True
+        self._outage_logged = False
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: redis.Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+        #: Keys whose hash holds a field of this process.
+        self._written: set[Key] = set()
+
+    @property
+    def healthy(self) -> bool:
+        return self.connected
+
+    def total(self, key: Key) -> int | None:
+        own = self.local.get(key, 0)
+        if not self.connected:
+            return own  # degraded: this process's own count
+        remote = self.remote.get(key)
+        return None if remote is None else remote + own
+
+    def current(self, key: Key) -> int | None:
+        if key not in self.remote and self.connected:
+            self._stale.add(key)
+            self._wake.set()
+        return super().current(key)
+
+    async def count(self, key: Key) -> int:
+        known = self.total(key) if key in self.remote or not self.connected else None
+        if known is not None:
+            return known
+        try:
+            (remote,) = await self._read([key])
+        except (RedisError, OSError):
+            self._lost()
+            return self.local.get(key, 0)
+        return remote + self.local.get(key, 0)
+
+    def _local_moved(self, key: Key) -> None:
+        self._dirty.add(key)
+        self._wake.set()
+        self.moved(key)
+
+    def forgot(self, key: Key) -> None:
+        self.remote.pop(key, None)
+        self._stale.discard(key)
+
+    # ----------------------------------------------------------- running
+
+    def start(self) -> None:
+        super().start()
+        self._client = redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        self._scripts = {
+            name: self._client.register_script(source)
+            for name, source in (("put", _PUT), ("totals", _TOTALS), ("gone", _GONE))
+        }
+        self._tasks = [asyncio.ensure_future(self._work()), asyncio.ensure_future(self._listen())]
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """A clean stop takes this process's watchers away at once."""
+        await super().stop()
+        keys = list(self._written | self._dirty | set(self.local))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._client is None:
+            return
+        try:
+            if self.connected:
+                await self._scripts["gone"](
+                    keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id]
+                )
+                if keys:
+                    await self._client.publish(CHANNEL, orjson.dumps(keys))
+        except (RedisError, OSError):
+            log.warning("could not remove this process's presence from Redis; it expires")
+        finally:
+            await self._client.aclose()
+            self._client = None
+
+    def _sweep(self) -> None:
+        super()._sweep()
+        self._renew_due = True
+        self._stale |= self.followed
+        self._wake.set()
+
+    async def _work(self) -> None:
+        """The one writer and reader: renews, writes changed counts,
+        re-reads stale totals; in order, so counts never go backwards."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self.connected and not self._renew_due:
+                # Degraded: local counts serve; only the sweep retries Redis.
+                self._dirty.clear()
+                self._stale.clear()
+                continue
+            dirty, self._dirty = self._dirty, set()
+            try:
+                if self._renew_due:
+                    self._renew_due = False
+                    dirty |= set(self.local)
+                    await self._put(list(self.local) + [k for k in dirty if k not in self.local])
+                    self._reached()
+                elif dirty:
+                    await self._put(list(dirty))
+                if dirty:
+                    await self._client_or_fail().publish(CHANNEL, orjson.dumps(list(dirty)))
+                stale, self._stale = self._stale & self.followed, set()
+                if stale:
+                    keys = list(stale)
+                    for key, remote in zip(keys, await self._read(keys), strict=True):
+                        if key in self.followed:
+                            self.remote[key] = remote
+                            self.moved(key)
+            except (RedisError, OSError):
+                self._lost()
+
+    async def _listen(self) -> None:
+        """Hears which keys other processes changed; re-reads those
+        followed here. A lost subscription is retried with backoff."""
+        delay = FIRST_RETRY
+        while True:
+            client = redis.from_url(self.url)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                delay = FIRST_RETRY
+                # Messages may have been missed while away: re-read, renew.
+                self._renew_due = True
+                self._stale |= self.followed
+                self._wake.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    for raw in orjson.loads(message["data"]):
+                        key = tuple(raw)
+                        if key in self.followed:
+                            self._stale.add(key)
+                            self._wake.set()
+            except (RedisError, OSError):
+                self._lost()
+            finally:
+                await pubsub.aclose()
+                await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LAST_RETRY)
+
+    def _client_or_fail(self) -> redis.Redis:
+        if self._client is None:
+            raise RedisError("presence is stopped")
+        return self._client
+
+    async def _put(self, keys: list[Key]) -> None:
+        self._client_or_fail()
+        counts = [self.local.get(key, 0) for key in keys]
+        await self._scripts["put"](
+            keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id, self.ttl_ms, *counts]
+        )
+        for key, count in zip(keys, counts, strict=True):
+            if count:
+                self._written.add(key)
+            else:
+                self._written.discard(key)
+
+    async def _read(self, keys: list[Key]) -> list[int]:
+        self._client_or_fail()
+        totals = await self._scripts["totals"](
+            keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id]
+        )
+        return [int(total) for total in totals]
+
+    def _reached(self) -> None:
+        if not self.connected:
+            self.connected = True
+            self._stale |= self.followed
+            if self._outage_logged:
+                log.info("presence reached Redis again: counting across processes")
+            self._outage_logged = False
+
+    def _lost(self) -> None:
+        if not self._outage_logged:
+            log.error("presence cannot reach Redis: counting this process's sockets only")
+            self._outage_logged = True
+        if self.connected:
+            self.connected = False
+            self.remote.clear()
+            for key in self.followed:
+                self.moved(key)

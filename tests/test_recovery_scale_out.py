@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.clients import GraphQLSocket
-from tests.cluster import Process, flush
+from tests.cluster import Process, flush, running_pair
+from tests.services import Redis
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
 CREATE = "mutation($u: String!, $t: String!) { createStory(url: $u, title: $t) { id } }"
@@ -146,3 +147,29 @@ async def test_a_counter_socket_resumes_on_the_other_process(pair):
     missed = [await back.receive() for _ in range(2)]
     assert [(m["value"], m["offset"]) for m in missed] == [(11, 2), (111, 3)]
     await back.nothing_more()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_with_redis_away_a_resume_is_told_to_refetch_and_live_events_still_come(
+    tmp_path, postgres
+):
+    redis = Redis()
+    try:
+        with running_pair(tmp_path, postgres, redis) as (a, _b):
+            token = await sign_up(a, "stranded")
+            socket = await a.graphql_socket(token)
+            await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
+            start = (await socket.next_payload("lib"))["extensions"]["stream"]
+            socket.close()
+            redis.stop()
+            back = await a.graphql_socket(token)
+            await back.subscribe("lib", LIBRARY, extensions={"since": start})
+            notice = await back.next_payload("lib")
+            assert notice["extensions"]["stream"]["recovered"] is False
+            await create(a, token, 1)  # delivered by this process alone
+            assert titles(await received(back, 2)) == ["S1"]
+            counter = await a.counter_socket("stranded")
+            await counter.send({"type": "resume", "offset": 0, "epoch": "anything"})
+            assert (await counter.receive_type("reset"))["recovered"] is False
+    finally:
+        redis.close()

@@ -221,8 +221,8 @@ async def catch_up(
             return
         try:
             recovery = await recover(history, group.topic, since)
-        except Exception:  # the history is out of reach (Redis down): refetch
-            log.exception("could not read the history of %s", group.topic)
+        except Exception as error:  # the history is out of reach (Redis down): refetch
+            log.warning("could not read the history of %s: %s", group.topic, error)
             recovery = Recovery(None, Position(0, ""))
         if recovery.events is None:
             # Once, with where the stream is: the client refetches from here.

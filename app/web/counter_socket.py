@@ -124,8 +124,8 @@ class CounterSocketHandler(BaseSocketHandler):
         counter = Counter.lookup(self.name).snapshot()
         try:
             self.epoch = await self.services.history.epoch(topic)
-        except Exception:  # out of reach (Redis down): a resume will be refused
-            log.exception("could not read the epoch of counter %r", self.name)
+        except Exception as error:  # out of reach (Redis down): a resume will be refused
+            log.warning("could not read the epoch of counter %r: %s", self.name, error)
         self.offset = self.snapshot_offset = counter.operation_count
         self.send(protocol.snapshot_message(counter, utcnow(), self.epoch))
         self.presence = _PresenceFrames(self)
@@ -175,8 +175,8 @@ class CounterSocketHandler(BaseSocketHandler):
                 command.since,
                 until=self.snapshot_offset,
             )
-        except Exception:  # the history is out of reach (Redis down)
-            log.exception("could not read the history of counter %r", self.name)
+        except Exception as error:  # the history is out of reach (Redis down)
+            log.warning("could not read the history of counter %r: %s", self.name, error)
             recovery = Recovery(None, Position(self.offset, self.epoch))
         if recovery.events is None:
             self.send(protocol.reset_message(recovery.position))

@@ -1,7 +1,7 @@
 // The counter page: live value and history over the counter(name:)
 // subscription, changes through GraphQL mutations.
 import { graphql } from "./graphql.js";
-import { LiveConnection, showConnectionState } from "./live.js";
+import { LiveConnection, oneAtATime, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 
 const root = document.querySelector("[data-counter]");
@@ -17,6 +17,13 @@ const watchersEl = root.querySelector("[data-watchers]");
 const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
 // operationCounts of our own changes: they get no toast.
 const mine = new Set();
+// The operationCount of what is shown: each event is applied once, however
+// it arrives (live, replayed after a reconnect, or already in a fetch).
+// Unknown (null) in the server-rendered page until the first fetch.
+let shown = null;
+// Events that arrive while the state is being fetched wait here, to be
+// applied on top of it if newer.
+let held = null;
 
 function showValue(value, updatedAt) {
   valueEl.textContent = value;
@@ -35,27 +42,68 @@ function historyItem(op) {
   );
 }
 
-async function refresh() {
-  const data = await graphql(
-    `query($name: String!) { counter(name: $name) { value updatedAt
-       history(first: 20) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
-    { name },
-  );
-  const counter = data.counter;
-  showValue(counter.value, counter.updatedAt);
-  historyEl.replaceChildren(...counter.history.edges.map((edge) => historyItem(edge.node)));
-}
+// Only when the subscription says the page may have missed changes (see
+// live.js): a reconnect resumes the stream instead.
+const refresh = oneAtATime(async () => {
+  held = [];
+  try {
+    const data = await graphql(
+      `query($name: String!) { counter(name: $name) { value updatedAt operationCount
+         history(first: 20) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
+      { name },
+    );
+    const counter = data.counter;
+    shown = counter.operationCount;
+    showValue(counter.value, counter.updatedAt);
+    historyEl.replaceChildren(...counter.history.edges.map((edge) => historyItem(edge.node)));
+  } catch (error) {
+    errorEl.textContent = error.message;
+  } finally {
+    const waiting = held;
+    held = null;
+    // Changes made since the subscription started: told of even when the
+    // fetch already shows them.
+    for (const event of waiting) {
+      apply(event);
+      announce(event);
+    }
+  }
+});
 
 function onEvent(event) {
+  if (held) held.push(event);
+  else if (apply(event)) announce(event);
+}
+
+// Shows the event unless what is shown already has it; says whether it did.
+function apply(event) {
+  const count = event.metadata.operationCount;
+  if (shown !== null && count <= shown) return false;
+  shown = count;
   showValue(event.value, event.metadata.updatedAt);
   historyEl.prepend(historyItem(event));
   while (historyEl.children.length > 20) historyEl.lastElementChild.remove();
+  return true;
+}
+
+// Toasts for others' changes. A burst (a reconnect's replay of what was
+// missed) is one toast with the count, not one per change.
+let toasting = [];
+function announce(event) {
+  toasting.push(event);
+  if (toasting.length > 1) return;
   // Our own mutation's answer may come just after its event: wait a moment.
-  const count = event.metadata.operationCount;
   setTimeout(() => {
-    if (mine.delete(count)) return;
-    const who = event.actor ? event.actor.username : "Someone";
-    toast(`${who}: ${event.type} ${event.previousValue} → ${event.value}`);
+    const others = toasting.filter((e) => !mine.delete(e.metadata.operationCount));
+    toasting = [];
+    if (others.length > 3) {
+      toast(`${others.length} changes, the last: ${others.at(-1).previousValue} → ${others.at(-1).value}`);
+      return;
+    }
+    for (const e of others) {
+      const who = e.actor ? e.actor.username : "Someone";
+      toast(`${who}: ${e.type} ${e.previousValue} → ${e.value}`);
+    }
   }, 300);
 }
 
@@ -63,6 +111,7 @@ const live = new LiveConnection();
 showConnectionState(live, root.querySelector("[role=status]"));
 live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FIELDS} } }`, { name }, {
   next: (payload) => payload.data && onEvent(payload.data.counter),
+  reset: refresh,
   error: (errors) => { errorEl.textContent = errors[0].message; },
 });
 // How many watch this counter, across every server process.
@@ -71,7 +120,6 @@ live.subscribe("subscription($name: String!) { counterPresence(name: $name) { wa
     if (payload.data) watchersEl.textContent = `${payload.data.counterPresence.watchers} watching`;
   },
 });
-live.addEventListener("connected", () => refresh().catch((error) => { errorEl.textContent = error.message; }));
 live.addEventListener("state", () => {
   toggle.textContent = live.wanted ? "Disconnect" : "Connect";
 });

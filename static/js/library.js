@@ -1,7 +1,7 @@
 // The library page: the viewer's stories and tags, kept in step with every
 // other tab of the same user through the "library" channel.
 import { graphql } from "./graphql.js";
-import { LiveConnection, showConnectionState } from "./live.js";
+import { LiveConnection, oneAtATime, showConnectionState } from "./live.js";
 import { h } from "./dom.js";
 
 const root = document.querySelector("[data-library]");
@@ -126,18 +126,28 @@ function render() {
   }
 }
 
-async function refresh() {
-  const data = await run(LIBRARY, { tagId: filterTagId });
-  if (!data) return;
+// One fetch at a time: what changes during it is fetched once after it (a
+// reconnect's replay of many events included). Later calls also see the
+// latest filter.
+const refresh = oneAtATime(async () => {
+  // Not through run(): a refresh that ends after a failed change (one queued
+  // behind another, say) must not clear that change's error.
+  let data;
+  try {
+    data = await graphql(LIBRARY, { tagId: filterTagId });
+  } catch (error) {
+    showError(error);
+    return;
+  }
   const library = data.library;
   state = {
     stories: library.stories.edges.map((edge) => edge.node),
     tags: library.tags.edges.map((edge) => edge.node),
     total: library.all.totalCount,
   };
-  if (filterTagId && !state.tags.some((tag) => tag.id === filterTagId)) { filterTagId = null; return refresh(); }
+  if (filterTagId && !state.tags.some((tag) => tag.id === filterTagId)) { filterTagId = null; refresh(); return; }
   render();
-}
+});
 
 // Events arrive in bursts (a change and its library:change): fetch once.
 let pending = null;
@@ -167,6 +177,10 @@ const live = new LiveConnection();
 showConnectionState(live, root.querySelector("[role=status]"));
 live.subscribe('subscription { channel(name: "library") { __typename } }', {}, {
   next: refreshSoon,
+  // The first time (the page may be older than the subscription), and when
+  // the server cannot resume the stream; a reconnect otherwise replays the
+  // events missed, which fetch through `next`.
+  reset: refresh,
   error: (errors) => {
     if (errors[0]?.extensions?.code === "UNAUTHENTICATED") location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     else showError(new Error(errors[0]?.message));
@@ -179,5 +193,4 @@ live.subscribe("subscription { libraryPresence { tabs } }", {}, {
     if (tabs !== undefined) tabsEl.textContent = `${tabs} ${tabs === 1 ? "tab" : "tabs"} open`;
   },
 });
-live.addEventListener("connected", refresh);
 live.connect();

@@ -3,9 +3,20 @@
 // One socket per page, authenticated by the session cookie that the browser
 // sends with the upgrade. It answers pings, reconnects with exponential
 // backoff and jitter (1 s doubling to 30 s), resubscribes every active
-// subscription, and reports its state. Pages listen for "connected" (fired
-// on the first connect and every reconnect) to fetch their data again, so
-// that no change made while they were away is missed.
+// subscription, and reports its state.
+//
+// Subscriptions resume rather than start over: each remembers the last
+// stream position its payloads carried (`extensions.stream`) and sends it
+// as `extensions.since` when it subscribes again, so that the server sends
+// what was missed, in order, before live events. Without a position yet it
+// sends "now" and the server answers with one data-less notice saying where
+// the stream is. Notices never reach `handlers.next`; `handlers.reset` is
+// called when the page's state may be missing changes and must be fetched
+// again: when the server cannot resume from the position sent (too old,
+// another epoch), and when a subscription starts with no position (its
+// first start, after the page's server-rendered state, or a reconnect
+// before any position came). Streams without history ignore `since`, send
+// no notice and so never reset. "connected" still fires on every connect.
 
 const PROTOCOL = "graphql-transport-ws";
 const FIRST_RETRY_MS = 1000;
@@ -50,7 +61,8 @@ export class LiveConnection extends EventTarget {
   // Returns a function that ends the subscription.
   subscribe(query, variables, handlers) {
     const id = String(this.nextId++);
-    this.subscriptions.set(id, { query, variables, handlers });
+    // position: the last one seen; since: what the last subscribe sent.
+    this.subscriptions.set(id, { query, variables, handlers, position: null, since: null });
     if (this.state === "connected") this.sendSubscribe(id);
     return () => {
       this.subscriptions.delete(id);
@@ -103,7 +115,7 @@ export class LiveConnection extends EventTarget {
         clearTimeout(this.pongTimer);
         break;
       case "next":
-        this.subscriptions.get(message.id)?.handlers.next?.(message.payload);
+        this.receiveNext(this.subscriptions.get(message.id), message.payload);
         break;
       case "error": {
         const subscription = this.subscriptions.get(message.id);
@@ -142,9 +154,28 @@ export class LiveConnection extends EventTarget {
     clearTimeout(this.pongTimer);
   }
 
+  receiveNext(subscription, payload) {
+    if (!subscription) return;
+    const stream = payload.extensions?.stream;
+    if (stream) subscription.position = { offset: stream.offset, epoch: stream.epoch };
+    if ("data" in payload || "errors" in payload) {
+      subscription.handlers.next?.(payload);
+      return;
+    }
+    // A notice (one per subscribe, on streams with history). After "now"
+    // the position is fresh but what the page shows may be older (rendered
+    // by the server, or from before a reconnect); resetting here rather
+    // than when subscribing means the page's fetch starts after the server
+    // has joined us to the stream, so no change can fall in between.
+    if (stream?.recovered === false || subscription.since === "now") subscription.handlers.reset?.();
+  }
+
   sendSubscribe(id) {
-    const { query, variables } = this.subscriptions.get(id);
-    this.send({ id, type: "subscribe", payload: { query, variables } });
+    const subscription = this.subscriptions.get(id);
+    const { query, variables, position } = subscription;
+    subscription.since = position ?? "now";
+    const extensions = { since: subscription.since };
+    this.send({ id, type: "subscribe", payload: { query, variables, extensions } });
   }
 
   send(message) {
@@ -179,4 +210,23 @@ export function showConnectionState(connection, element) {
     render();
   });
   render();
+}
+
+// Wraps an async task (a page's refetch) so that it runs once at a time:
+// calls while it runs make one more run after it, however many they are,
+// so that a burst of events costs one fetch in flight and one trailing.
+// Each call's promise settles once a run that started after it has.
+export function oneAtATime(task) {
+  let running = null;
+  let queued = null;
+  const start = () => {
+    running = Promise.resolve().then(task).finally(() => { running = null; });
+    return running;
+  };
+  return () => {
+    if (queued) return queued;
+    if (!running) return start();
+    queued = running.catch(() => {}).then(() => { queued = null; return start(); });
+    return queued;
+  };
 }

@@ -67,7 +67,7 @@ def test_disconnect_and_connect_toggle_the_live_connection(server, context):
     post_graphql(server.url, 'mutation { incrementCounter(name: "toggle", amount: 3) { value } }')
     page.get_by_role("button", name="Connect").click()
     connected(page)
-    # On connecting again the page fetches what it missed.
+    # On connecting again the page is sent what it missed.
     expect(page.get_by_label("Counter value")).to_have_text("3")
 
 

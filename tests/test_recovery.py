@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from app.clock import utcnow
+from app.events import counter_topic, library_topic
 from app.models import stream
+from app.models.user import User
 from tests.clients import Clients, GraphQLSocket, open_graphql_socket, sign_up
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
@@ -271,15 +273,26 @@ async def test_a_malformed_resume_gets_an_error_frame(clients, frame):
 # ----------------------------------------------------------- database store
 
 
-@pytest.mark.gen_test(timeout=30)
+@pytest.mark.gen_test(timeout=60)
 async def test_the_database_history_is_bounded_and_purged_by_age(clients):
-    for _ in range(200):
-        await clients.data('mutation { incrementCounter(name: "bounded") { value } }')
-    _epoch, top, events = stream.read(("counter", "bounded"), 0)
+    token = await sign_up(clients, "prolific")
+    await create_stories(clients, token, 1, 100)  # 200 events
+    topic = library_topic(User.by_username("prolific").id)
+    _epoch, top, events = stream.read(topic, 0)
     assert top == 200
-    offsets = [event.offset for event in events]  # type: ignore[attr-defined]
+    offsets = [event.offset for event in events]
     # The newest HISTORY_SIZE at least, trimmed every TRIM_EVERY events.
     assert offsets == list(range(offsets[0], 201))
     assert HISTORY_SIZE <= len(offsets) < HISTORY_SIZE + stream.TRIM_EVERY
     assert stream.purge(utcnow() + timedelta(seconds=1)) == len(offsets)
-    assert stream.read(("counter", "bounded"), 0)[2] == []
+    assert stream.read(topic, 0)[2] == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_counters_history_is_its_operation_log_bounded_alike(clients):
+    for _ in range(150):
+        await clients.data('mutation { incrementCounter(name: "logged") { value } }')
+    _epoch, top, events = stream.read(counter_topic("logged"), 0)
+    assert top == 150
+    assert [event.offset for event in events] == list(range(51, 151))
+    assert [event.value for event in events] == list(range(51, 151))

@@ -1,17 +1,20 @@
-"""Recovery across two processes with the history in Redis: a client that
-drops off one process and comes back on the other gets every event it
-missed, in commit order, then live ones; events made on both processes
-at once keep one order; a lost history is a new epoch."""
+"""Recovery in real server processes on PostgreSQL: across two processes
+with the history in Redis, a client that drops off one process and comes
+back on the other gets every event it missed, in commit order, then live
+ones; events made on both processes at once keep one order; a lost
+history is a new epoch. One process without Redis keeps it in PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
 from tests.clients import GraphQLSocket
 from tests.cluster import Process, flush, running_pair
+from tests.processes import stop
 from tests.services import Redis
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
@@ -173,3 +176,35 @@ async def test_with_redis_away_a_resume_is_told_to_refetch_and_live_events_still
             assert (await counter.receive_type("reset"))["recovered"] is False
     finally:
         redis.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_one_process_on_postgresql_keeps_the_history_in_the_database(tmp_path, postgres):
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    alone = Process(tmp_path, database, redis_url="")
+    try:
+        await asyncio.to_thread(alone.healthy)
+        token = await sign_up(alone, "solo")
+        socket = await alone.graphql_socket(token)
+        await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
+        start = (await socket.next_payload("lib"))["extensions"]["stream"]
+        socket.close()
+        for number in range(1, 4):
+            await create(alone, token, number)
+        back = await alone.graphql_socket(token)
+        await back.subscribe("lib", LIBRARY, extensions={"since": start})
+        assert offsets(await received(back, 6)) == [1, 2, 3, 4, 5, 6]
+
+        counter = await alone.counter_socket("solo")
+        await counter.send({"type": "increment"})
+        first = await counter.receive_type("increment")
+        counter.close()
+        await alone.graphql_async(
+            'mutation { incrementCounter(name: "solo", amount: 5) { value } }'
+        )
+        again = await alone.counter_socket("solo")
+        await again.send({"type": "resume", "offset": first["offset"], "epoch": first["epoch"]})
+        missed = await again.receive()
+        assert (missed["type"], missed["value"], missed["offset"]) == ("increment", 6, 2)
+    finally:
+        stop(alone.process)

@@ -2,9 +2,11 @@
 
 Each change is one transaction: lock the row, one atomic
 `UPDATE … SET value = value + ?` whose WHERE clause also enforces the
-32-bit range (so the database, not Python, decides the new value), the
-history row, and the event's stream record (app.models.stream; its
-offset is the operation count). Only after the commit is it published.
+32-bit range (so the database, not Python, decides the new value), and
+the history row, numbered with the operation count. That count is the
+event's offset in the counter's stream, and the operation log is the
+stream's replay history (`CounterOperation.replay`; app.models.stream).
+Only after the commit is the change published.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import peewee
 
 from app.clock import utcnow
 from app.db import database
-from app.events import CounterChanged, CounterSnapshot, counter_topic, publish
+from app.events import CounterChanged, CounterSnapshot, publish
 from app.models import stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
@@ -169,22 +171,19 @@ class Counter(BaseModel):
                 )
             counter = cls._from_row(returned)
             actor_id = actor.id if actor is not None else None
+            number = counter.operation_count
             database.execute_sql(
-                sql.record, (counter.id, op_type, previous, counter.value, stamp, actor_id)
+                sql.record, (counter.id, number, op_type, previous, counter.value, stamp, actor_id)
             )
-            (event,) = stream.record(
-                counter_topic(name),
-                [
-                    CounterChanged(
-                        type=op_type,
-                        value=counter.value,
-                        previous_value=previous,
-                        counter=counter.snapshot(),
-                        timestamp=now,
-                        actor=actor.as_actor() if actor is not None else None,
-                    )
-                ],
-            )
+        event = CounterChanged(
+            type=op_type,
+            value=counter.value,
+            previous_value=previous,
+            counter=counter.snapshot(),
+            timestamp=now,
+            actor=actor.as_actor() if actor is not None else None,
+            epoch=stream.database_epoch(),
+        )
         publish(event)
         return event
 
@@ -203,6 +202,8 @@ class Counter(BaseModel):
 
 class CounterOperation(BaseModel):
     counter = peewee.ForeignKeyField(Counter, backref="operations", on_delete="CASCADE")
+    #: The counter's operation count after this one: its offset in the stream.
+    operation_number = peewee.IntegerField(null=True)
     type = peewee.CharField(max_length=16)
     previous_value = peewee.IntegerField()
     value = peewee.IntegerField()
@@ -225,3 +226,43 @@ class CounterOperation(BaseModel):
         if after_id is not None:
             query = query.where(cls.id < after_id)
         return list(query.limit(limit))
+
+    @classmethod
+    def replay(
+        cls, name: str, after: int, first: int, limit: int, not_before: datetime
+    ) -> list[CounterChanged]:
+        """The counter's changes numbered after `after` (and from `first`
+        on), as the events they published, leaving out any older than
+        `not_before`."""
+        counter = Counter.get_or_none(Counter.name == name)
+        if counter is None:
+            return []
+        rows = (
+            cls.select(cls, User)
+            .join(User, peewee.JOIN.LEFT_OUTER)
+            .where(
+                (cls.counter == counter.id)
+                & (cls.operation_number > max(after, first - 1))
+                & (cls.timestamp >= not_before)
+            )
+            .order_by(cls.operation_number)
+            .limit(limit)
+        )
+        return [
+            CounterChanged(
+                type=row.type,
+                value=row.value,
+                previous_value=row.previous_value,
+                counter=CounterSnapshot(
+                    id=counter.id,
+                    name=name,
+                    value=row.value,
+                    created_at=counter.created_at,
+                    updated_at=row.timestamp,
+                    operation_count=row.operation_number,
+                ),
+                timestamp=row.timestamp,
+                actor=row.actor.as_actor() if row.actor_id is not None else None,
+            )
+            for row in rows
+        ]

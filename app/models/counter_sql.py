@@ -29,7 +29,7 @@ class CounterStatements:
     add: str
     #: (value, updated_at, id, value, min, max) -> the row, or nothing.
     set: str
-    #: (counter_id, type, previous_value, value, timestamp, actor_id)
+    #: (counter_id, operation_number, type, previous_value, value, timestamp, actor_id)
     record: str
 
 
@@ -50,8 +50,8 @@ def statements(param: str, row_locks: bool) -> CounterStatements:
         add=_update(f'CAST("value" AS BIGINT) + {p}', p),
         set=_update(p, p),
         record=(
-            'INSERT INTO "counter_operation" '
-            '("counter_id", "type", "previous_value", "value", "timestamp", "actor_id") '
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
+            'INSERT INTO "counter_operation" ("counter_id", "operation_number", '
+            '"type", "previous_value", "value", "timestamp", "actor_id") '
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
         ),
     )

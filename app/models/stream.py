@@ -10,6 +10,9 @@ Where the history lives is chosen once by `make_app`: in the database
 (the default, `keep_history_in_database`), where each event is written in
 the same transaction as its change, so history and data never disagree;
 or in Redis (app.realtime.redis_history), written right after the commit.
+In the database a counter needs no copy: its operation log, numbered by
+offset, already holds every event it published, and is read back as them
+(`CounterOperation.replay`); library events are recorded here.
 The database's history has one epoch, made by the migration: a database
 built afresh is a new history, and a position from the old one is not
 trusted.
@@ -26,11 +29,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import peewee
 
 from app.clock import utcnow
+from app.db import database
 from app.events import Topic, stream_name
 from app.events_wire import decode, encode
 from app.models.base import BaseModel
@@ -100,14 +105,44 @@ def keep_history_in_database(policy: HistoryPolicy | None) -> str | None:
 # Called inside the change's transaction.
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """Written out once per database, not built per change: on the hot path
+    of every change, Peewee's query builder cost twice what running the
+    statements did (profiled; see app.models.counter_sql)."""
+
+    #: (name, count) -> the stream's last offset after adding `count`.
+    advance: str
+    #: (name,): locks the stream's row, making it if need be.
+    claim: str
+    #: (stream, offset, data, created_at)
+    record: str
+    #: (stream, oldest offset kept)
+    trim: str
+
+
+@lru_cache(maxsize=4)
+def _statements(p: str) -> _Statements:
+    upsert = (
+        f'INSERT INTO "stream_offset" ("name", "last_offset") VALUES ({p}, {p}) '
+        'ON CONFLICT ("name") DO UPDATE SET "last_offset" = "stream_offset"."last_offset"'
+    )
+    return _Statements(
+        advance=f'{upsert} + EXCLUDED."last_offset" RETURNING "last_offset"',
+        claim=upsert,
+        record=(
+            'INSERT INTO "stream_record" ("stream", "event_offset", "data", "created_at") '
+            f"VALUES ({p}, {p}, {p}, {p})"
+        ),
+        trim=f'DELETE FROM "stream_record" WHERE "stream" = {p} AND "event_offset" < {p}',
+    )
+
+
 def claim(topic: Topic) -> None:
     """Locks the stream's offset row (making it if need be) until the
     transaction ends: a change that claims its stream first waits for any
     other change of that stream to commit, and then sees it."""
-    StreamOffset.insert(name=stream_name(topic), last_offset=0).on_conflict(
-        conflict_target=[StreamOffset.name],
-        update={StreamOffset.last_offset: StreamOffset.last_offset},
-    ).execute()
+    database.execute_sql(_statements(database.param).claim, (stream_name(topic), 0))
 
 
 def append(topic: Topic, events: Sequence[E]) -> list[E]:
@@ -115,17 +150,8 @@ def append(topic: Topic, events: Sequence[E]) -> list[E]:
     `stream_offset`) and records them; returns them with their positions."""
     if not events:
         return []
-    last = (
-        StreamOffset.insert(name=stream_name(topic), last_offset=len(events))
-        .on_conflict(
-            conflict_target=[StreamOffset.name],
-            update={StreamOffset.last_offset: StreamOffset.last_offset + len(events)},
-        )
-        .returning(StreamOffset.last_offset)
-        .tuples()
-        .execute()
-    )
-    (last_offset,) = next(iter(last))
+    sql = _statements(database.param).advance
+    (last_offset,) = database.execute_sql(sql, (stream_name(topic), len(events))).fetchone()
     first = last_offset - len(events) + 1
     placed = [dataclasses.replace(event, offset=first + i) for i, event in enumerate(events)]  # type: ignore[type-var]
     return record(topic, placed)
@@ -137,24 +163,17 @@ def record(topic: Topic, events: Sequence[E]) -> list[E]:
     if _keeping is None or not events:
         return list(events)
     name = stream_name(topic)
-    now = utcnow()
+    sql = _statements(database.param)
+    created_at = StreamRecord.created_at.db_value(utcnow())
     stamped = [dataclasses.replace(event, epoch=_keeping.epoch) for event in events]  # type: ignore[type-var]
-    rows = [
-        {
-            "stream": name,
-            "event_offset": event.offset,  # type: ignore[attr-defined]
-            "data": encode(topic, event).decode(),
-            "created_at": now,
-        }
-        for event in stamped
-    ]
-    StreamRecord.insert_many(rows).execute()
-    newest: int = rows[-1]["event_offset"]  # type: ignore[assignment]
-    if any(row["event_offset"] % TRIM_EVERY == 0 for row in rows):  # type: ignore[operator]
-        StreamRecord.delete().where(
-            (StreamRecord.stream == name)
-            & (StreamRecord.event_offset <= newest - _keeping.policy.size)
-        ).execute()
+    trim = False
+    for event in stamped:
+        offset: int = event.offset  # type: ignore[attr-defined]
+        data = encode(topic, event).decode()
+        database.execute_sql(sql.record, (name, offset, data, created_at))
+        trim = trim or offset % TRIM_EVERY == 0
+    if trim:
+        database.execute_sql(sql.trim, (name, offset - _keeping.policy.size + 1))
     return stamped
 
 
@@ -197,8 +216,22 @@ def read(topic: Topic, after: int) -> tuple[str, int, list[object]]:
     latest = latest_offset(topic)
     policy = _keeping.policy
     not_before = utcnow() - timedelta(seconds=policy.ttl)
-    events = recorded_after(topic, after, policy.size + TRIM_EVERY, not_before)
-    return _keeping.epoch, latest, events
+    events: list[Any]
+    if topic[0] == "counter":
+        from app.models.counter import CounterOperation
+
+        first = latest - policy.size + 1  # the log is whole: bound it here
+        events = CounterOperation.replay(topic[1], after, first, policy.size, not_before)
+    else:
+        events = recorded_after(topic, after, policy.size + TRIM_EVERY, not_before)
+    epoch = _keeping.epoch
+    return epoch, latest, [dataclasses.replace(event, epoch=epoch) for event in events]
+
+
+def database_epoch() -> str:
+    """The epoch for events whose history the database keeps without a
+    `record` (a counter's operation log); "" when another store keeps it."""
+    return _keeping.epoch if _keeping is not None else ""
 
 
 def purge(older_than: datetime) -> int:

@@ -1,0 +1,27 @@
+"""Each counter operation keeps its number in the counter's stream (the
+operation count it made), so that the operation log itself is the
+counter's replay history."""
+
+import peewee as pw
+
+
+def up(migrator, db):
+    migrator.migrate(
+        migrator.add_column("counter_operation", "operation_number", pw.IntegerField(null=True)),
+    )
+    db.execute_sql(
+        'UPDATE "counter_operation" SET "operation_number" = ('
+        'SELECT COUNT(*) FROM "counter_operation" AS "earlier" '
+        'WHERE "earlier"."counter_id" = "counter_operation"."counter_id" '
+        'AND "earlier"."id" <= "counter_operation"."id")'
+    )
+    migrator.migrate(
+        migrator.add_index("counter_operation", ("counter_id", "operation_number"), True),
+    )
+
+
+def down(migrator, db):
+    migrator.migrate(
+        migrator.drop_index("counter_operation", "counter_operation_counter_id_operation_number"),
+        migrator.drop_column("counter_operation", "operation_number"),
+    )

@@ -39,14 +39,13 @@ from redis.exceptions import RedisError
 
 from app.events import Topic, position_of
 from app.events_wire import decode, encode
+from app.realtime.redis_channel import listen
 from app.realtime.redis_history import RedisHistory
 from app.realtime.registry import Registry
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "live:events"
-FIRST_RETRY = 0.5
-LAST_RETRY = 10.0
 HOLD_SECONDS = 0.5
 #: How long a topic's first event waits for a predecessor in flight.
 FIRST_SIGHT_SECONDS = 0.05
@@ -112,26 +111,18 @@ class RedisBroadcast:
             await client.aclose()
 
     async def _receive(self) -> None:
-        delay = FIRST_RETRY
-        while True:
-            client = redis.from_url(self.url)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
-                if not self.connected:
-                    log.info("connected to Redis: broadcasting through %s", CHANNEL)
-                self.connected = True
-                delay = FIRST_RETRY
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self.deliver_in_order(*unwrap(message["data"]))
-            except (RedisError, OSError):
-                self._lost()
-            finally:
-                await pubsub.aclose()
-                await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LAST_RETRY)
+        await listen(
+            self.url,
+            CHANNEL,
+            lambda message: self.deliver_in_order(*unwrap(message)),
+            self._subscribed,
+            self._lost,
+        )
+
+    def _subscribed(self) -> None:
+        if not self.connected:
+            log.info("connected to Redis: broadcasting through %s", CHANNEL)
+        self.connected = True
 
     def deliver_in_order(self, topic: Topic, event: object) -> None:
         sequence = position_of(event)

@@ -29,13 +29,12 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from app.realtime.presence import Key, Listened, Notify, Presence
+from app.realtime.redis_channel import listen
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "live:presence"
 ALIVE = "presence:alive"
-FIRST_RETRY = 0.5
-LAST_RETRY = 10.0
 
 
 # KEYS[1]: the alive set; KEYS[2..]: hashes. ARGV[1]: process id; ARGV[2]:
@@ -241,33 +240,21 @@ class RedisPresence(Presence):
 
     async def _listen(self) -> None:
         """Hears which keys other processes changed; re-reads those
-        followed here. A lost subscription is retried with backoff."""
-        delay = FIRST_RETRY
-        while True:
-            client = redis.from_url(self.url)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
-                delay = FIRST_RETRY
-                # Messages may have been missed while away: re-read, renew.
-                self._renew_due = True
-                self._stale |= self.followed
+        followed here."""
+        await listen(self.url, CHANNEL, self._heard, self._subscribed, self._lost)
+
+    def _subscribed(self) -> None:
+        # Messages may have been missed while away: re-read, renew.
+        self._renew_due = True
+        self._stale |= self.followed
+        self._wake.set()
+
+    def _heard(self, message: bytes) -> None:
+        for raw in orjson.loads(message):
+            key = tuple(raw)
+            if key in self.followed:
+                self._stale.add(key)
                 self._wake.set()
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    for raw in orjson.loads(message["data"]):
-                        key = tuple(raw)
-                        if key in self.followed:
-                            self._stale.add(key)
-                            self._wake.set()
-            except (RedisError, OSError):
-                self._lost()
-            finally:
-                await pubsub.aclose()
-                await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LAST_RETRY)
 
     def _client_or_fail(self) -> redis.Redis:
         if self._client is None:

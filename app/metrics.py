@@ -41,3 +41,8 @@ resumes = Counter(
     ["outcome"],
 )
 replayed_events = Counter("live_replayed_events_total", "Missed events sent again on a resume.")
+stream_gaps = Counter(
+    "live_stream_gaps_total",
+    "Events that arrived after a hole in their stream (their predecessor was lost): "
+    "the subscribers were told to refetch.",
+)

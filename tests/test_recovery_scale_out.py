@@ -7,13 +7,15 @@ history is a new epoch. One process without Redis keeps it in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 import uuid
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.clients import GraphQLSocket
-from tests.cluster import Process, flush, running_pair
+from tests.cluster import Process, flush, running_pair, wait_connected
 from tests.processes import stop
 from tests.services import Redis
 
@@ -208,3 +210,51 @@ async def test_one_process_on_postgresql_keeps_the_history_in_the_database(tmp_p
         assert (missed["type"], missed["value"], missed["offset"]) == ("increment", 6, 2)
     finally:
         stop(alone.process)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_live_subscriber_that_an_event_never_reached_is_told_before_the_next(
+    tmp_path, postgres
+):
+    redis = Redis()
+    try:
+        with running_pair(tmp_path, postgres, redis) as (a, b):
+            token = await sign_up(a, "gapped")
+            tab = await b.graphql_socket(token)
+            await tab.subscribe("lib", LIBRARY, extensions={"since": "now"})
+            assert (await tab.next_payload("lib"))["extensions"]["stream"]["offset"] == 0
+            watcher = await b.counter_socket("gapped")
+
+            redis.stop()  # A's next changes reach A's own sockets only
+            await create(a, token, 1)
+            await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
+            redis.start()
+            for process in (a, b):
+                await asyncio.to_thread(wait_connected, process, 30)
+
+            await create(a, token, 2)
+            notice = await tab.next_payload("lib")
+            assert "data" not in notice
+            assert notice["extensions"]["stream"]["recovered"] is False
+            assert notice["extensions"]["stream"]["offset"] == 2  # refetch, then go on from 2
+            assert offsets(await received(tab, 2)) == [3, 4]
+
+            await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
+            reset = await watcher.receive()
+            assert (reset["type"], reset["recovered"], reset["offset"]) == ("reset", False, 1)
+            event = await watcher.receive()
+            assert (event["type"], event["value"], event["offset"]) == ("increment", 2, 2)
+            # Each hole counted once on B, for the operator.
+            assert scraped(b, "live_stream_gaps_total") == 2
+    finally:
+        redis.close()
+
+
+def scraped(process: Process, name: str) -> float:
+    with urllib.request.urlopen(process.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} is not in /metrics")

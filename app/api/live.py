@@ -19,7 +19,9 @@ Stream positions ride in each payload's extensions, `{"stream": {"offset":
 …, "epoch": …}}`, beside data exactly as the schema says. A subscriber that
 comes back with the position it last saw is caught up by `catch_up`: it
 holds its live events back, gets the missed ones executed for its own
-selection, then the held ones, each once (app.realtime.history).
+selection, then the held ones, each once (app.realtime.history). A live
+subscriber whose next event does not follow the last one it was sent is
+told, as a failed resume would be, before that event (`gap_notice`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from app import metrics
 from app.api.execution import Executor, Prepared, RequestFailure, shape_result
 from app.api.resolvers.base import Context
 from app.events import Topic, position_of
-from app.realtime.history import History, Position, Recovery, recover
+from app.realtime.history import History, Position, Recovery, count_gap, recover
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ class Member(Protocol):
 
     def release(self) -> None:
         """Ends catching up: sends what was held, in order, each once."""
+
+    def skipped(self, offset: int) -> bool:
+        """Whether a live event at `offset` would leave a hole behind the
+        last one this member was sent: one between was lost (its process
+        died between commit and publish, or Redis was away)."""
 
 
 class Subscriptions(Protocol):
@@ -161,8 +168,13 @@ class SubscriptionGroup:
     ) -> None:
         payload = render(result, event)
         offset = position_of(event)
+        gap: bytes | None = None
         for member in tuple(self.members) if members is None else members:
             try:
+                if offset is not None and member.skipped(offset):
+                    if gap is None:
+                        gap = gap_notice(event, offset, shared)
+                    member.send_now(gap, None)
                 member.push(payload, shared, offset)
             except Exception:
                 log.exception("dropping a subscriber of %s", self.topic)
@@ -202,6 +214,14 @@ def stream_notice(position: Position, recovered: bool | None = None) -> bytes:
     if recovered is not None:
         stream["recovered"] = recovered
     return orjson.dumps({"extensions": {"stream": stream}})
+
+
+def gap_notice(event: object, offset: int, shared: dict[object, object]) -> bytes:
+    """Told to a member that is about to receive `event` after a hole:
+    refetch, then carry on from here (the event that follows)."""
+    count_gap(shared)
+    position = Position(offset - 1, getattr(event, "epoch", ""))
+    return stream_notice(position, recovered=False)
 
 
 #: `extensions.since` for a subscriber with no position yet that wants one.

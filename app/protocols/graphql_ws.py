@@ -137,6 +137,9 @@ class LiveOperation:
             self.offset = max(self.offset, offset)
         self.session.push(self.op_id, payload, {})
 
+    def skipped(self, offset: int) -> bool:
+        return self.held is None and 0 <= self.offset < offset - 1
+
     def release(self) -> None:
         held, self.held = self.held, None
         for offset, payload in held or ():

@@ -125,3 +125,14 @@ async def recover(
             return Recovery(events, Position(max(batch.top, target), batch.epoch))
         await asyncio.sleep(SETTLE_STEP)
         waited += SETTLE_STEP
+
+
+def count_gap(shared: dict[object, object]) -> None:
+    """Counts, once per publish however many subscribers it reaches, an
+    event that came after a hole in its stream (its predecessor was lost)."""
+    if _GAP_SEEN not in shared:
+        shared[_GAP_SEEN] = True
+        metrics.stream_gaps.inc()
+
+
+_GAP_SEEN = "stream-gap-seen"

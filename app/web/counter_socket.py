@@ -30,7 +30,7 @@ from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.protocols import counter_ws as protocol
 from app.realtime import writer
-from app.realtime.history import Position, Recovery, recover
+from app.realtime.history import Position, Recovery, count_gap, recover
 from app.web.base import BaseSocketHandler
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,9 @@ class CounterSocketHandler(BaseSocketHandler):
             return
         if event.offset <= self.offset:
             return  # already in the snapshot or a replay
+        if event.offset > self.offset + 1:  # its predecessor was lost: say so first
+            count_gap(shared)
+            self.send(protocol.reset_message(Position(event.offset - 1, event.epoch)))
         self.offset = event.offset
         self.epoch = event.epoch
         self.send_event(event, shared)

@@ -19,7 +19,9 @@ trusted.
 
 History is bounded both ways: a stream keeps its last `size` events (cut
 every `TRIM_EVERY` events, so a little more may linger), and nothing older
-than `ttl` seconds is replayed (`purge` deletes it from time to time).
+than `ttl` seconds is replayed (`purge` deletes it from time to time). A
+counter's operation log is kept whole, for its page; the same bounds apply
+when it is read as history.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class _Statements:
 
     #: (name, count) -> the stream's last offset after adding `count`.
     advance: str
-    #: (name,): locks the stream's row, making it if need be.
+    #: (name, 0): locks the stream's row, making it if need be.
     claim: str
     #: (stream, offset, data, created_at)
     record: str

@@ -121,7 +121,7 @@ class CounterSocketHandler(BaseSocketHandler):
         self.services.registry.add(topic, self)
         self.registered = True
         metrics.subscriptions.labels("counter").inc()
-        counter = Counter.lookup(self.name).snapshot()
+        counter = await in_database_thread(lambda: Counter.lookup(self.name).snapshot())
         try:
             self.epoch = await self.services.history.epoch(topic)
         except Exception as error:  # out of reach (Redis down): a resume will be refused

@@ -128,6 +128,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
             settings.history_size,
             settings.history_ttl,
             settings.history_meta_ttl,
+            lambda topic: db.in_database_thread(stream.latest_offset, topic),
         )
         history = broadcast.history
         events.set_publisher(broadcast.publish, IOLoop.current().add_callback)

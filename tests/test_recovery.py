@@ -296,3 +296,15 @@ async def test_a_counters_history_is_its_operation_log_bounded_alike(clients):
     assert top == 150
     assert [event.offset for event in events] == list(range(51, 151))
     assert [event.value for event in events] == list(range(51, 151))
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_counter_socket_resumes_once(clients):
+    socket = await clients.counter_socket("once", snapshot=False)
+    snapshot = await socket.receive()
+    position = {"offset": snapshot["offset"], "epoch": snapshot["epoch"]}
+    await socket.send({"type": "resume", **position})
+    await socket.send({"type": "resume", **position})
+    error = await socket.receive()
+    assert error["type"] == "error"
+    assert "already resumed" in error["message"]

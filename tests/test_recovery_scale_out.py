@@ -171,8 +171,13 @@ async def test_with_redis_away_a_resume_is_told_to_refetch_and_live_events_still
             await back.subscribe("lib", LIBRARY, extensions={"since": start})
             notice = await back.next_payload("lib")
             assert notice["extensions"]["stream"]["recovered"] is False
+            fresh = await a.graphql_socket(token)
+            await fresh.subscribe("lib", LIBRARY, extensions={"since": "now"})
+            unknown = await fresh.next_payload("lib")
+            assert unknown["extensions"]["stream"] == {"recovered": False}  # no position to give
             await create(a, token, 1)  # delivered by this process alone
             assert titles(await received(back, 2)) == ["S1"]
+            assert titles(await received(fresh, 2)) == ["S1"]  # and told nothing more
             counter = await a.counter_socket("stranded")
             await counter.send({"type": "resume", "offset": 0, "epoch": "anything"})
             assert (await counter.receive_type("reset"))["recovered"] is False
@@ -258,3 +263,28 @@ def scraped(process: Process, name: str) -> float:
             if sample.name == name:
                 return sample.value
     raise AssertionError(f"{name} is not in /metrics")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_history_begun_afresh_in_redis_starts_where_the_database_is(pair, redis_server):
+    a, b = pair
+    token = await sign_up(a, "renewed")
+    await create(a, token, 1)
+    for _ in range(2):
+        await a.graphql_async('mutation { incrementCounter(name: "renewed") { value } }')
+    flush(redis_server)  # Redis restarted empty, say
+
+    socket = await b.graphql_socket(token)
+    await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
+    assert (await socket.next_payload("lib"))["extensions"]["stream"]["offset"] == 2
+    await create(a, token, 2)
+    live = await received(socket, 2)  # no notice of a hole first: there is none
+    assert offsets(live) == [3, 4]
+
+    counter = await b.counter_socket("renewed")
+    start = counter.snapshot  # type: ignore[attr-defined]
+    assert start["offset"] == 2
+    await counter.send({"type": "resume", "offset": 2, "epoch": start["epoch"]})
+    await a.graphql_async('mutation { incrementCounter(name: "renewed") { value } }')
+    event = await counter.receive()
+    assert (event["type"], event["offset"], event["epoch"]) == ("increment", 3, start["epoch"])

@@ -40,7 +40,7 @@ from app import metrics
 from app.api.execution import Executor, Prepared, RequestFailure, shape_result
 from app.api.resolvers.base import Context
 from app.events import Topic, position_of
-from app.realtime.history import History, Position, Recovery, count_gap, recover
+from app.realtime.history import History, Position, count_gap, recover
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,15 @@ class Member(Protocol):
     def send_now(self, payload: bytes, offset: int | None) -> None:
         """A payload of its own (replayed, or a notice), sent at once."""
 
-    def release(self) -> None:
-        """Ends catching up: sends what was held, in order, each once."""
+    def start_at(self, offset: int) -> None:
+        """Counts everything up to `offset` as sent (the client has it)."""
+
+    def release(self, gap: Callable[[int], bytes]) -> None:
+        """Ends catching up: sends what was held, in order, each once; before
+        one that does not follow the last sent, `gap(its offset)`."""
+
+    def forget(self) -> None:
+        """Ends catching up for an operation that has ended: drops what it held."""
 
     def skipped(self, offset: int) -> bool:
         """Whether a live event at `offset` would leave a hole behind the
@@ -207,10 +214,10 @@ def render(result: ExecutionResult, event: object) -> bytes:
     return orjson.dumps(body)
 
 
-def stream_notice(position: Position, recovered: bool | None = None) -> bytes:
+def stream_notice(position: Position | None, recovered: bool | None = None) -> bytes:
     """A payload without data that only tells the client where the stream
-    is, and whether its resume could be served."""
-    stream: dict[str, object] = position.as_json()
+    is (when known), and whether its resume could be served."""
+    stream: dict[str, object] = position.as_json() if position is not None else {}
     if recovered is not None:
         stream["recovered"] = recovered
     return orjson.dumps({"extensions": {"stream": stream}})
@@ -235,24 +242,44 @@ async def catch_up(
     go live. `since` is the position it last saw, or NOW: tell it the
     current position (so that it has one to come back with)."""
     try:
-        if not isinstance(since, Position):
+        epoch = await _catch_up(group, member, history, since)
+    except BaseException:
+        # Completed meanwhile, or failed (the client gets an error): what it
+        # held belongs to no running operation now.
+        member.forget()
+        raise
+
+    def gap(offset: int) -> bytes:
+        count_gap({})
+        return stream_notice(Position(offset - 1, epoch), recovered=False)
+
+    member.release(gap)
+
+
+async def _catch_up(
+    group: SubscriptionGroup, member: Member, history: History, since: Position | str
+) -> str:
+    """Sends the member its notice or its missed events; returns the epoch."""
+    try:
+        if isinstance(since, Position):
+            recovery = await recover(history, group.topic, since)
+        else:
             position = await history.position(group.topic)
             member.send_now(stream_notice(position), position.offset)
-            return
-        try:
-            recovery = await recover(history, group.topic, since)
-        except Exception as error:  # the history is out of reach (Redis down): refetch
-            log.warning("could not read the history of %s: %s", group.topic, error)
-            recovery = Recovery(None, Position(0, ""))
-        if recovery.events is None:
-            # Once, with where the stream is: the client refetches from here.
-            position = recovery.position
-            member.send_now(stream_notice(position, recovered=False), position.offset)
-            return
-        for event in recovery.events:
-            member.send_now(await group.replay(event), position_of(event))
-    finally:
-        member.release()
+            return position.epoch
+    except Exception as error:  # the history is out of reach (Redis down): refetch
+        log.warning("could not read the history of %s: %s", group.topic, error)
+        member.send_now(stream_notice(None, recovered=False), None)
+        return ""
+    position = recovery.position
+    if recovery.events is None:
+        # Once, with where the stream is: the client refetches from here.
+        member.send_now(stream_notice(position, recovered=False), position.offset)
+        return position.epoch
+    member.start_at(since.offset)  # (nothing at or before it is sent again)
+    for event in recovery.events:
+        member.send_now(await group.replay(event), position_of(event))
+    return position.epoch
 
 
 class LiveQueries:

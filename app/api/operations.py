@@ -83,14 +83,16 @@ async def run_operation(
         member.hold()  # before joining: no live event falls before the history read
     group = live.join(source.topic, prepared, variables, context, built, member)
     counts, presence = source.counts, context.presence
-    if counts is not None and presence is not None:
-        presence.enter(counts)
-    if source.initial is not None and (first := source.initial()) is not None:
-        group.deliver_to(member, first)
-    # This frame stays suspended for the subscription's life: keep nothing
-    # alive that the group already has (memory per idle subscriber).
-    del built, source, prepared, variables, context, payload, executor
+    entered = False
     try:
+        if counts is not None and presence is not None:
+            presence.enter(counts)
+            entered = True
+        if source.initial is not None and (first := source.initial()) is not None:
+            group.deliver_to(member, first)
+        # This frame stays suspended for the subscription's life: keep nothing
+        # alive that the group already has (memory per idle subscriber).
+        del built, source, prepared, variables, context, payload, executor
         if resuming:
             assert since is not None
             await catch_up(group, member, history, since)
@@ -98,8 +100,8 @@ async def run_operation(
         await asyncio.get_running_loop().create_future()  # until cancelled
     finally:
         group.leave(member)
-        if counts is not None and presence is not None:
-            presence.leave(counts)
+        if entered:
+            presence.leave(counts)  # type: ignore[union-attr,arg-type]
 
 
 def _since(payload: SubscribePayload) -> Position | str | None:

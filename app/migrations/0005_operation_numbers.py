@@ -9,11 +9,13 @@ def up(migrator, db):
     migrator.migrate(
         migrator.add_column("counter_operation", "operation_number", pw.IntegerField(null=True)),
     )
+    # One pass, numbering each counter's rows in order (SQLite 3.33+ and
+    # PostgreSQL both have UPDATE … FROM and window functions).
     db.execute_sql(
-        'UPDATE "counter_operation" SET "operation_number" = ('
-        'SELECT COUNT(*) FROM "counter_operation" AS "earlier" '
-        'WHERE "earlier"."counter_id" = "counter_operation"."counter_id" '
-        'AND "earlier"."id" <= "counter_operation"."id")'
+        'UPDATE "counter_operation" SET "operation_number" = "numbered"."n" FROM ('
+        'SELECT "id", ROW_NUMBER() OVER (PARTITION BY "counter_id" ORDER BY "id") AS "n" '
+        'FROM "counter_operation") AS "numbered" '
+        'WHERE "counter_operation"."id" = "numbered"."id"'
     )
     migrator.migrate(
         migrator.add_index("counter_operation", ("counter_id", "operation_number"), True),

@@ -140,10 +140,18 @@ class LiveOperation:
     def skipped(self, offset: int) -> bool:
         return self.held is None and 0 <= self.offset < offset - 1
 
-    def release(self) -> None:
+    def start_at(self, offset: int) -> None:
+        self.offset = max(self.offset, offset)
+
+    def release(self, gap: Callable[[int], bytes]) -> None:
         held, self.held = self.held, None
         for offset, payload in held or ():
+            if self.skipped(offset):
+                self.session.push(self.op_id, gap(offset), {})
             self.push(payload, {}, offset)
+
+    def forget(self) -> None:
+        self.held = None
 
 
 def next_message(op_id: str, payload: bytes) -> bytes:

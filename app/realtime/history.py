@@ -118,13 +118,23 @@ async def recover(
         batch = await history.read(topic, since.offset)
         target = batch.top if until is None else until
         events = missed(batch, since, target)
-        behind = batch.epoch == since.epoch and batch.top < target
+        # Not yet written, or written out of order by two processes (Redis
+        # is written just after each commit): worth a moment's wait. A
+        # history that starts after `since` only grows older: not worth it.
+        behind = batch.epoch == since.epoch and (
+            batch.top < target
+            or (events is None and bool(batch.events) and _starts_at(batch, since.offset + 1))
+        )
         if events is not None or not behind or waited >= SETTLE_SECONDS:
             metrics.resumes.labels("reset" if events is None else "recovered").inc()
             metrics.replayed_events.inc(len(events or ()))
             return Recovery(events, Position(max(batch.top, target), batch.epoch))
         await asyncio.sleep(SETTLE_STEP)
         waited += SETTLE_STEP
+
+
+def _starts_at(batch: Batch, offset: int) -> bool:
+    return position_of(batch.events[0]) == offset
 
 
 def count_gap(shared: dict[object, object]) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -61,11 +62,14 @@ class RedisBroadcast:
         history_size: int = 1000,
         history_ttl: float = 600.0,
         history_meta_ttl: float = 86400.0,
+        latest: Callable[[Topic], Awaitable[int]] | None = None,
     ) -> None:
         self.url = url
         self.registry = registry
         self.client = redis.from_url(url)
-        self.history = RedisHistory(self.client, history_size, history_ttl, history_meta_ttl)
+        self.history = RedisHistory(
+            self.client, history_size, history_ttl, history_meta_ttl, latest or _no_latest
+        )
         self.connected = False
         self.outbox: asyncio.Queue[tuple[Topic, object, bytes]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
@@ -174,3 +178,8 @@ def unwrap(message: bytes) -> tuple[Topic, object]:
     if epoch:
         event = dataclasses.replace(event, epoch=epoch.decode())  # type: ignore[type-var]
     return topic, event
+
+
+async def _no_latest(topic: Topic) -> int:
+    """Without a database to ask, a history begun afresh starts at 0."""
+    return 0

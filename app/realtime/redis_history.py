@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as redis
@@ -57,15 +58,19 @@ redis.call('PUBLISH', ARGV[7], epoch .. '\\n' .. ARGV[8])
 return epoch
 """
 
-# KEYS: meta, history. ARGV: after, limit, meta ttl ms, a fresh epoch.
-# Returns {epoch, top, members after `after`}.
+# KEYS: meta, history. ARGV: after, limit, ttl ms, a fresh epoch, the
+# database's newest offset or '' (not read yet). Returns {epoch, top or
+# '' (unknown: ask again with the database's), members after `after`}.
+# A meta made by a read lives only `ttl` unless an event comes: reading
+# random counter names must not fill Redis.
 _READ = """
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then
   redis.call('DEL', KEYS[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
+if ARGV[5] ~= '' then redis.call('HSETNX', KEYS[1], 'top', ARGV[5]) end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local top = redis.call('HGET', KEYS[1], 'top') or '0'
+local top = redis.call('HGET', KEYS[1], 'top') or ''
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
 return {epoch, top, members}
 """
@@ -76,7 +81,17 @@ def new_epoch() -> str:
 
 
 class RedisHistory:
-    def __init__(self, client: redis.Redis, size: int, ttl: float, meta_ttl: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        size: int,
+        ttl: float,
+        meta_ttl: float,
+        latest: Callable[[Topic], Awaitable[int]],
+    ) -> None:
+        #: The database's newest offset of a stream: where a history that
+        #: Redis has just begun (a new epoch) starts.
+        self.latest = latest
         self.size = size
         self.ttl = ttl
         self.meta_ttl = max(meta_ttl, ttl)
@@ -107,10 +122,14 @@ class RedisHistory:
 
     async def read(self, topic: Topic, after: int) -> Batch:
         name = stream_name(topic)
-        raw: list[Any] = await self._read(
-            keys=[META + name, HISTORY + name],
-            args=[after, self.size, int(self.meta_ttl * 1000), new_epoch()],
-        )
+        keys = [META + name, HISTORY + name]
+        args: list[Any] = [after, self.size, int(self.ttl * 1000), new_epoch(), ""]
+        raw: list[Any] = await self._read(keys=keys, args=args)
+        if not raw[1]:
+            # A history begun afresh knows no top yet: it starts where the
+            # database is (events in flight land above it, or are older).
+            args[-1] = await self.latest(topic)
+            raw = await self._read(keys=keys, args=args)
         epoch = raw[0].decode()
         oldest = int((time.time() - self.ttl) * 1000)
         events = []

@@ -98,6 +98,7 @@ class CounterSocketHandler(BaseSocketHandler):
     #: The snapshot's position: what a resume must fill the gap up to.
     snapshot_offset: int = 0
     epoch: str = ""
+    resumed: bool = False
     #: Live events held back while the socket waits; None when not waiting.
     held: list[CounterChanged] | None = None
     presence: _PresenceFrames | None = None
@@ -115,6 +116,17 @@ class CounterSocketHandler(BaseSocketHandler):
     async def open(self, *args: str, **kwargs: str) -> None:
         super().open()
         self.name = args[0]
+        try:
+            await self.start()
+        except Exception:
+            # Tornado calls on_close only for sockets whose open succeeded.
+            log.exception("could not open the counter socket for %r", self.name)
+            self.held = None
+            self.close(1011, "Internal server error")
+
+    async def start(self) -> None:
+        """Registers, then sends the snapshot and the watchers, then what
+        was held meanwhile."""
         topic = counter_topic(self.name)
         # Register before reading the state: no change can fall between.
         self.held = []
@@ -166,7 +178,14 @@ class CounterSocketHandler(BaseSocketHandler):
         """Sends the events after the client's position that this socket's
         snapshot already included (the client missed them: later ones came
         live), then those held meanwhile; or says `reset` once if the
-        history cannot fill the gap."""
+        history cannot fill the gap. Once per socket: a second would send
+        them again."""
+        if self.resumed:
+            raise protocol.ProtocolError(
+                "This socket has already resumed; to resume again, reconnect and "
+                "send resume as the first frame."
+            )
+        self.resumed = True
         self.held = []
         try:
             recovery = await recover(

@@ -157,7 +157,8 @@ export class LiveConnection extends EventTarget {
   receiveNext(subscription, payload) {
     if (!subscription) return;
     const stream = payload.extensions?.stream;
-    if (stream) subscription.position = { offset: stream.offset, epoch: stream.epoch };
+    // (A notice may come without a position: the server could not read it.)
+    if (Number.isInteger(stream?.offset)) subscription.position = { offset: stream.offset, epoch: stream.epoch };
     if ("data" in payload || "errors" in payload) {
       subscription.handlers.next?.(payload);
       return;

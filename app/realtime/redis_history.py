@@ -2,13 +2,13 @@
 
 Per stream, two keys:
 
-- `live:meta:{stream}`, a hash: the stream's `epoch` and `top` (newest
+- `live:{stream}:meta`, a hash: the stream's `epoch` and `top` (newest
   offset recorded). It outlives idle periods (`meta_ttl`), so a client
   that comes back after the events themselves expired is told to refetch
   rather than told it missed nothing. If it is lost (expiry, a flushed or
   restarted Redis), the next read or write makes a new epoch: positions
   from the old history are then refused, never half-trusted.
-- `live:history:{stream}`, a sorted set of the last `size` events, scored
+- `live:{stream}:history`, a sorted set of the last `size` events, scored
   by offset, each member `"<unix ms> <event JSON>"`; it expires `ttl`
   seconds after the stream's last event, and older members are skipped
   when read.
@@ -36,8 +36,12 @@ from app.events import Topic, stream_name
 from app.events_wire import decode
 from app.realtime.history import Batch, Position
 
-META = "live:meta:"
-HISTORY = "live:history:"
+
+def _keys(name: str) -> list[str]:
+    """The stream's meta and history keys. The braces make both one Redis
+    Cluster hash slot, as a script touching both requires."""
+    return [f"live:{{{name}}}:meta", f"live:{{{name}}}:history"]
+
 
 # KEYS: meta, history. ARGV: offset, member, size, ttl ms, meta ttl ms,
 # a fresh epoch, channel, message. Records the event, publishes
@@ -105,7 +109,7 @@ class RedisHistory:
         name = stream_name(topic)
         member = b"%d " % int(time.time() * 1000) + data
         epoch = await self._append(
-            keys=[META + name, HISTORY + name],
+            keys=_keys(name),
             args=[
                 offset,
                 member,
@@ -122,7 +126,7 @@ class RedisHistory:
 
     async def read(self, topic: Topic, after: int) -> Batch:
         name = stream_name(topic)
-        keys = [META + name, HISTORY + name]
+        keys = _keys(name)
         args: list[Any] = [after, self.size, int(self.ttl * 1000), new_epoch(), ""]
         raw: list[Any] = await self._read(keys=keys, args=args)
         if not raw[1]:

@@ -53,6 +53,8 @@ KEYS = [
     "value",
     "filters",
     "operationTypes",
+    "offset",
+    "epoch",
     "token",
     "operationName",
 ]
@@ -64,6 +66,7 @@ TYPES = [
     "setValue",
     "reset",
     "subscribe",
+    "resume",
     "connection_init",
     "complete",
     "next",
@@ -167,6 +170,7 @@ def still_works(socket: ClientConnection, graphql_ws: bool) -> None:
 @given(frame=frames)
 @example(frame='{"type": "increment"}')  # answered twice: broadcast, then result
 @example(frame='{"type": "setValue", "value": 3}')
+@example(frame='{"type": "resume", "offset": 0, "epoch": "elsewhere"}')  # reset
 def test_random_frames_at_the_counter_socket_get_answers_not_crashes(server, frame):
     with connect(server.ws + "/ws/counter/fuzz", open_timeout=10) as socket:
         assert json.loads(socket.recv(timeout=5))["type"] == "snapshot"

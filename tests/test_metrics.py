@@ -137,8 +137,9 @@ async def test_resumes_are_counted_by_outcome_with_the_events_replayed(clients):
     back = await clients.counter_socket("measured-resume")
     await back.send({"type": "resume", "offset": start["offset"], "epoch": start["epoch"]})
     assert [(await back.receive())["offset"] for _ in range(3)] == [1, 2, 3]
-    await back.send({"type": "resume", "offset": 0, "epoch": "unknown"})
-    assert (await back.receive_type("reset"))["recovered"] is False
+    stale = await clients.counter_socket("measured-resume")
+    await stale.send({"type": "resume", "offset": 0, "epoch": "unknown"})
+    assert (await stale.receive_type("reset"))["recovered"] is False
     after = await scrape(clients)
     for outcome in ("recovered", "reset"):
         assert value(after, "live_resumes_total", outcome=outcome) == (

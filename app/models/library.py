@@ -1,10 +1,10 @@
 """A user's private library: stories, coloured tags, and the links between.
 
 One aggregate, so one module: every change is one transaction on the
-owner's rows, which also gives its events their places in the owner's
-`library` stream (app.models.stream); after the commit they go to the
-owner's `library` channel in order (a change of the totals is followed by
-`library:change`). Another user's story or tag does not exist for you:
+owner's rows (`_changing`), which also gives its events their places in
+the owner's `library` stream (app.models.stream); after the commit they go
+to the owner's `library` channel in order (a change of the totals is
+followed by `library:change`). Another user's story or tag does not exist for you:
 every lookup is scoped by owner and answers NotFound otherwise.
 """
 
@@ -48,26 +48,23 @@ DESCRIPTION_MAX = 5000
 
 
 @contextmanager
-def _changing(owner_id: int) -> Iterator[None]:
-    """One change of a library: a transaction that begins by locking the
-    owner's stream row. Changes to one library then run one after another,
-    even on several processes, so each sees the one before (its totals
-    count it) and their offsets follow that order."""
+def _changing(owner_id: int) -> Iterator[list[LibraryEvent]]:
+    """One change of a library; the body adds its events to the list given.
+
+    A transaction that begins by locking the owner's stream row, so that
+    changes to one library run one after another, even on several
+    processes: each sees the one before (its totals count it). Before the
+    commit the events get their places in the owner's library stream (and
+    history), so offsets follow commit order; after it they go to the
+    owner's tabs, in order. A body that raises rolls back and publishes
+    nothing."""
+    topic = library_topic(owner_id)
+    events: list[LibraryEvent] = []
     with database.atomic():
-        stream.claim(library_topic(owner_id))
-        yield
-
-
-def _placed(*events: LibraryEvent) -> list[LibraryEvent]:
-    """Gives a change's events their places in the owner's library stream
-    (and history); called inside the change's transaction, so that the
-    order of offsets is the order of commits."""
-    return stream.append(library_topic(events[0].owner_id), events)
-
-
-def _publish(events: list[LibraryEvent]) -> None:
-    """After the commit: to the owner's tabs, in order."""
-    for event in events:
+        stream.claim(topic)
+        yield events
+        placed = stream.append(topic, events)
+    for event in placed:
         publish(event)
 
 
@@ -159,15 +156,13 @@ class Tag(BaseModel):
     @classmethod
     def create_for(cls, owner: User, name: str, color: str) -> Tag:
         name, color = check_tag_name(name), check_color(color)
-        with _changing(owner.id):
+        with _changing(owner.id) as events:
             cls._check_free(owner, name)
             tag = cls.create(
                 owner=owner, name=name, name_key=name.lower(), color=color, created_at=utcnow()
             )
-            placed = _placed(
-                TagCreated(owner.id, tag.data()), LibraryChanged(owner.id, *totals(owner.id))
-            )
-        _publish(placed)
+            events.append(TagCreated(owner.id, tag.data()))
+            events.append(LibraryChanged(owner.id, *totals(owner.id)))
         return tag
 
     def edit(self, changes: dict[str, Any]) -> Tag:
@@ -183,25 +178,21 @@ class Tag(BaseModel):
                 updates["color"] = color
         if not updates:
             return self
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             if "name" in updates:
                 Tag._check_free(self.owner, updates["name"], other_than=self.id)
             Tag.update(updates).where(Tag.id == self.id).execute()
             for key, value in updates.items():
                 setattr(self, key, value)
-            placed = _placed(TagUpdated(self.owner_id, self.data()))
-        _publish(placed)
+            events.append(TagUpdated(self.owner_id, self.data()))
         return self
 
     def remove(self) -> None:
         """Deletes the tag, and with it every story's link to it."""
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             self.delete_instance(recursive=True)
-            placed = _placed(
-                TagDeleted(self.owner_id, self.id),
-                LibraryChanged(self.owner_id, *totals(self.owner_id)),
-            )
-        _publish(placed)
+            events.append(TagDeleted(self.owner_id, self.id))
+            events.append(LibraryChanged(self.owner_id, *totals(self.owner_id)))
 
 
 # ------------------------------------------------------------------- stories
@@ -301,7 +292,7 @@ class Story(BaseModel):
         description = check_description(description)
         normalized = normalize_url(url)
         now = utcnow()
-        with _changing(owner.id):
+        with _changing(owner.id) as events:
             existing = cls.get_or_none((cls.owner == owner.id) & (cls.normalized_url == normalized))
             if existing is not None:
                 raise InvalidInput(
@@ -317,10 +308,8 @@ class Story(BaseModel):
                 created_at=now,
                 updated_at=now,
             )
-            placed = _placed(
-                StoryCreated(owner.id, story.data()), LibraryChanged(owner.id, *totals(owner.id))
-            )
-        _publish(placed)
+            events.append(StoryCreated(owner.id, story.data()))
+            events.append(LibraryChanged(owner.id, *totals(owner.id)))
         return story
 
     def edit(self, changes: dict[str, Any]) -> Story:
@@ -340,48 +329,40 @@ class Story(BaseModel):
         if not updates:
             return self
         updates["updated_at"] = utcnow()
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             Story.update(updates).where(Story.id == self.id).execute()
             for key, value in updates.items():
                 setattr(self, key, value)
-            placed = _placed(StoryUpdated(self.owner_id, self.data()))
-        _publish(placed)
+            events.append(StoryUpdated(self.owner_id, self.data()))
         return self
 
     def remove(self) -> None:
         """Deletes the story and its tag links."""
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             self.delete_instance(recursive=True)
-            placed = _placed(
-                StoryDeleted(self.owner_id, self.id),
-                LibraryChanged(self.owner_id, *totals(self.owner_id)),
-            )
-        _publish(placed)
+            events.append(StoryDeleted(self.owner_id, self.id))
+            events.append(LibraryChanged(self.owner_id, *totals(self.owner_id)))
 
     def attach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Links these tags; returns (and publishes) only the new links."""
-        placed: list[LibraryEvent] = []
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             present = self._linked_ids()
             new = tuple(sorted({tag.id for tag in tags} - present))
             if new:
                 rows = [{"story": self.id, "tag": tag_id} for tag_id in new]
                 StoryTag.insert_many(rows).execute()
-                placed = _placed(StoryTagged(self.owner_id, self.id, new))
-        _publish(placed)
+                events.append(StoryTagged(self.owner_id, self.id, new))
         return new
 
     def detach(self, tags: list[Tag]) -> tuple[int, ...]:
         """Unlinks these tags; returns (and publishes) only real removals."""
-        placed: list[LibraryEvent] = []
-        with _changing(self.owner_id):
+        with _changing(self.owner_id) as events:
             gone = tuple(sorted({tag.id for tag in tags} & self._linked_ids()))
             if gone:
                 StoryTag.delete().where(
                     (StoryTag.story == self.id) & StoryTag.tag.in_(gone)
                 ).execute()
-                placed = _placed(StoryUntagged(self.owner_id, self.id, gone))
-        _publish(placed)
+                events.append(StoryUntagged(self.owner_id, self.id, gone))
         return gone
 
     def _linked_ids(self) -> set[int]:

@@ -149,34 +149,34 @@ def claim(topic: Topic) -> None:
 
 def append(topic: Topic, events: Sequence[E]) -> list[E]:
     """Gives `events` the next offsets of `topic` (a stream counted by
-    `stream_offset`) and records them; returns them with their positions."""
+    `stream_offset`), records them in the database's history if it keeps
+    one, and returns them with their positions."""
     if not events:
         return []
-    sql = _statements(database.param).advance
-    (last_offset,) = database.execute_sql(sql, (stream_name(topic), len(events))).fetchone()
-    first = last_offset - len(events) + 1
-    placed = [dataclasses.replace(event, offset=first + i) for i, event in enumerate(events)]  # type: ignore[type-var]
-    return record(topic, placed)
-
-
-def record(topic: Topic, events: Sequence[E]) -> list[E]:
-    """Writes events that already have their offsets to the database's
-    history, if it keeps one, and returns them stamped with its epoch."""
-    if _keeping is None or not events:
-        return list(events)
-    name = stream_name(topic)
     sql = _statements(database.param)
+    (last,) = database.execute_sql(sql.advance, (stream_name(topic), len(events))).fetchone()
+    first = last - len(events) + 1
+    epoch = database_epoch()
+    placed = [
+        dataclasses.replace(event, offset=first + i, epoch=epoch)  # type: ignore[type-var]
+        for i, event in enumerate(events)
+    ]
+    if _keeping is not None:
+        _record(topic, placed, sql, _keeping.policy.size)
+    return placed
+
+
+def _record(topic: Topic, events: Sequence[Any], sql: _Statements, size: int) -> None:
+    """Writes placed events to the database's history, and now and then
+    cuts it back to the newest `size`."""
+    name = stream_name(topic)
     created_at = StreamRecord.created_at.db_value(utcnow())
-    stamped = [dataclasses.replace(event, epoch=_keeping.epoch) for event in events]  # type: ignore[type-var]
-    trim = False
-    for event in stamped:
-        offset: int = event.offset  # type: ignore[attr-defined]
-        data = encode(topic, event).decode()
-        database.execute_sql(sql.record, (name, offset, data, created_at))
-        trim = trim or offset % TRIM_EVERY == 0
-    if trim:
-        database.execute_sql(sql.trim, (name, offset - _keeping.policy.size + 1))
-    return stamped
+    for event in events:
+        database.execute_sql(
+            sql.record, (name, event.offset, encode(topic, event).decode(), created_at)
+        )
+    if any(event.offset % TRIM_EVERY == 0 for event in events):
+        database.execute_sql(sql.trim, (name, events[-1].offset - size + 1))
 
 
 # -------------------------------------------------------------- when asked
@@ -231,8 +231,8 @@ def read(topic: Topic, after: int) -> tuple[str, int, list[object]]:
 
 
 def database_epoch() -> str:
-    """The epoch for events whose history the database keeps without a
-    `record` (a counter's operation log); "" when another store keeps it."""
+    """The epoch of events whose history the database keeps; "" when
+    another store keeps it (and stamps them as it writes them)."""
     return _keeping.epoch if _keeping is not None else ""
 
 

@@ -98,21 +98,19 @@ class RedisBroadcast:
         self.outbox.put_nowait((topic, event, encode(topic, event)))
 
     async def _send(self) -> None:
-        client = redis.from_url(self.url)
-        try:
-            while True:
-                topic, event, data = await self.outbox.get()
-                offset = position_of(event)
-                try:
-                    if offset is None:
-                        await client.publish(CHANNEL, b"\n" + data)
-                    else:
-                        await self.history.append_and_publish(client, CHANNEL, topic, offset, data)
-                except (RedisError, OSError):
-                    self._lost()
-                    self.registry.publish(topic, event)  # at least this process hears it
-        finally:
-            await client.aclose()
+        """Publishes in order, one at a time, on the client the history
+        reads with too (closed by `stop`)."""
+        while True:
+            topic, event, data = await self.outbox.get()
+            offset = position_of(event)
+            try:
+                if offset is None:
+                    await self.client.publish(CHANNEL, b"\n" + data)
+                else:
+                    await self.history.append_and_publish(CHANNEL, topic, offset, data)
+            except (RedisError, OSError):
+                self._lost()
+                self.registry.publish(topic, event)  # at least this process hears it
 
     async def _receive(self) -> None:
         await listen(

@@ -103,12 +103,12 @@ class RedisHistory:
         self._read = client.register_script(_READ)
 
     async def append_and_publish(
-        self, client: redis.Redis, channel: str, topic: Topic, offset: int, data: bytes
-    ) -> str:
-        """Records one event and publishes it; returns the stream's epoch."""
+        self, channel: str, topic: Topic, offset: int, data: bytes
+    ) -> None:
+        """Records one event and publishes it, stamped with the stream's epoch."""
         name = stream_name(topic)
         member = b"%d " % int(time.time() * 1000) + data
-        epoch = await self._append(
+        await self._append(
             keys=_keys(name),
             args=[
                 offset,
@@ -120,9 +120,7 @@ class RedisHistory:
                 channel,
                 data,
             ],
-            client=client,
         )
-        return epoch.decode() if isinstance(epoch, bytes) else str(epoch)
 
     async def read(self, topic: Topic, after: int) -> Batch:
         name = stream_name(topic)

@@ -72,6 +72,14 @@ def redis_server() -> Iterator[Redis]:
 
 
 @pytest.fixture
+def private_redis() -> Iterator[Redis]:
+    """A Redis of the test's own, for tests that stop and start it."""
+    server = Redis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def cluster_env() -> dict[str, str]:
     """Extra environment for the processes of `pair` (modules override it)."""
     return {}

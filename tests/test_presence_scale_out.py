@@ -15,7 +15,6 @@ from tornado.websocket import websocket_connect
 from tests.clients import CounterSocket
 from tests.cluster import Process, wait_connected
 from tests.processes import stop
-from tests.services import Redis
 
 #: Short, so that expiry is quick to see; renewals every TTL/3 = 1 s.
 TTL = "3"
@@ -122,9 +121,9 @@ async def test_a_killed_processs_watchers_expire(pair):
 
 @pytest.mark.gen_test(timeout=90)
 async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_returns(
-    tmp_path, postgres
+    tmp_path, postgres, private_redis
 ):
-    redis_server = Redis()
+    redis_server = private_redis
     database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
     a = Process(tmp_path / "a", database, redis_server.url, {"PRESENCE_TTL": TTL})
     b = Process(tmp_path / "b", database, redis_server.url, {"PRESENCE_TTL": TTL})
@@ -152,6 +151,5 @@ async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_ret
     finally:
         output = stop(a.process)
         stop(b.process)
-        redis_server.close()
     assert output.count("presence cannot reach Redis") == 1, output
     assert "presence reached Redis again" in output

@@ -17,7 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.clients import GraphQLSocket
 from tests.cluster import Process, flush, running_pair, wait_connected
 from tests.processes import stop
-from tests.services import Redis
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
 CREATE = "mutation($u: String!, $t: String!) { createStory(url: $u, title: $t) { id } }"
@@ -156,33 +155,29 @@ async def test_a_counter_socket_resumes_on_the_other_process(pair):
 
 @pytest.mark.gen_test(timeout=90)
 async def test_with_redis_away_a_resume_is_told_to_refetch_and_live_events_still_come(
-    tmp_path, postgres
+    tmp_path, postgres, private_redis
 ):
-    redis = Redis()
-    try:
-        with running_pair(tmp_path, postgres, redis) as (a, _b):
-            token = await sign_up(a, "stranded")
-            socket = await a.graphql_socket(token)
-            await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
-            start = (await socket.next_payload("lib"))["extensions"]["stream"]
-            socket.close()
-            redis.stop()
-            back = await a.graphql_socket(token)
-            await back.subscribe("lib", LIBRARY, extensions={"since": start})
-            notice = await back.next_payload("lib")
-            assert notice["extensions"]["stream"]["recovered"] is False
-            fresh = await a.graphql_socket(token)
-            await fresh.subscribe("lib", LIBRARY, extensions={"since": "now"})
-            unknown = await fresh.next_payload("lib")
-            assert unknown["extensions"]["stream"] == {"recovered": False}  # no position to give
-            await create(a, token, 1)  # delivered by this process alone
-            assert titles(await received(back, 2)) == ["S1"]
-            assert titles(await received(fresh, 2)) == ["S1"]  # and told nothing more
-            counter = await a.counter_socket("stranded")
-            await counter.send({"type": "resume", "offset": 0, "epoch": "anything"})
-            assert (await counter.receive_type("reset"))["recovered"] is False
-    finally:
-        redis.close()
+    with running_pair(tmp_path, postgres, private_redis) as (a, _b):
+        token = await sign_up(a, "stranded")
+        socket = await a.graphql_socket(token)
+        await socket.subscribe("lib", LIBRARY, extensions={"since": "now"})
+        start = (await socket.next_payload("lib"))["extensions"]["stream"]
+        socket.close()
+        private_redis.stop()
+        back = await a.graphql_socket(token)
+        await back.subscribe("lib", LIBRARY, extensions={"since": start})
+        notice = await back.next_payload("lib")
+        assert notice["extensions"]["stream"]["recovered"] is False
+        fresh = await a.graphql_socket(token)
+        await fresh.subscribe("lib", LIBRARY, extensions={"since": "now"})
+        unknown = await fresh.next_payload("lib")
+        assert unknown["extensions"]["stream"] == {"recovered": False}  # no position to give
+        await create(a, token, 1)  # delivered by this process alone
+        assert titles(await received(back, 2)) == ["S1"]
+        assert titles(await received(fresh, 2)) == ["S1"]  # and told nothing more
+        counter = await a.counter_socket("stranded")
+        await counter.send({"type": "resume", "offset": 0, "epoch": "anything"})
+        assert (await counter.receive_type("reset"))["recovered"] is False
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -219,40 +214,36 @@ async def test_one_process_on_postgresql_keeps_the_history_in_the_database(tmp_p
 
 @pytest.mark.gen_test(timeout=120)
 async def test_a_live_subscriber_that_an_event_never_reached_is_told_before_the_next(
-    tmp_path, postgres
+    tmp_path, postgres, private_redis
 ):
-    redis = Redis()
-    try:
-        with running_pair(tmp_path, postgres, redis) as (a, b):
-            token = await sign_up(a, "gapped")
-            tab = await b.graphql_socket(token)
-            await tab.subscribe("lib", LIBRARY, extensions={"since": "now"})
-            assert (await tab.next_payload("lib"))["extensions"]["stream"]["offset"] == 0
-            watcher = await b.counter_socket("gapped")
+    with running_pair(tmp_path, postgres, private_redis) as (a, b):
+        token = await sign_up(a, "gapped")
+        tab = await b.graphql_socket(token)
+        await tab.subscribe("lib", LIBRARY, extensions={"since": "now"})
+        assert (await tab.next_payload("lib"))["extensions"]["stream"]["offset"] == 0
+        watcher = await b.counter_socket("gapped")
 
-            redis.stop()  # A's next changes reach A's own sockets only
-            await create(a, token, 1)
-            await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
-            redis.start()
-            for process in (a, b):
-                await asyncio.to_thread(wait_connected, process, 30)
+        private_redis.stop()  # A's next changes reach A's own sockets only
+        await create(a, token, 1)
+        await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
+        private_redis.start()
+        for process in (a, b):
+            await asyncio.to_thread(wait_connected, process, 30)
 
-            await create(a, token, 2)
-            notice = await tab.next_payload("lib")
-            assert "data" not in notice
-            assert notice["extensions"]["stream"]["recovered"] is False
-            assert notice["extensions"]["stream"]["offset"] == 2  # refetch, then go on from 2
-            assert offsets(await received(tab, 2)) == [3, 4]
+        await create(a, token, 2)
+        notice = await tab.next_payload("lib")
+        assert "data" not in notice
+        assert notice["extensions"]["stream"]["recovered"] is False
+        assert notice["extensions"]["stream"]["offset"] == 2  # refetch, then go on from 2
+        assert offsets(await received(tab, 2)) == [3, 4]
 
-            await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
-            reset = await watcher.receive()
-            assert (reset["type"], reset["recovered"], reset["offset"]) == ("reset", False, 1)
-            event = await watcher.receive()
-            assert (event["type"], event["value"], event["offset"]) == ("increment", 2, 2)
-            # Each hole counted once on B, for the operator.
-            assert scraped(b, "live_stream_gaps_total") == 2
-    finally:
-        redis.close()
+        await a.graphql_async('mutation { incrementCounter(name: "gapped") { value } }')
+        reset = await watcher.receive()
+        assert (reset["type"], reset["recovered"], reset["offset"]) == ("reset", False, 1)
+        event = await watcher.receive()
+        assert (event["type"], event["value"], event["offset"]) == ("increment", 2, 2)
+        # Each hole counted once on B, for the operator.
+        assert scraped(b, "live_stream_gaps_total") == 2
 
 
 def scraped(process: Process, name: str) -> float:

@@ -19,7 +19,6 @@ from app.config import PROJECT_ROOT
 from tests.cluster import SECRET, Process, wait_connected
 from tests.documents import LIBRARY_SUBSCRIPTION
 from tests.processes import stop
-from tests.services import Redis
 
 
 async def graphql_socket(process: Process, token: str | None = None):
@@ -119,8 +118,8 @@ def test_400_increments_spread_over_both_processes_count_exactly_400(pair):
 
 
 @pytest.mark.gen_test(timeout=90)
-async def test_delivery_resumes_after_redis_restarts(tmp_path, postgres):
-    redis_server = Redis()
+async def test_delivery_resumes_after_redis_restarts(tmp_path, postgres, private_redis):
+    redis_server = private_redis
     database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
     a = Process(tmp_path / "a", database, redis_server.url)
     b = Process(tmp_path / "b", database, redis_server.url)
@@ -161,7 +160,6 @@ async def test_delivery_resumes_after_redis_restarts(tmp_path, postgres):
     finally:
         stop(a.process)
         stop(b.process)
-        redis_server.close()
 
 
 def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_path, postgres):

@@ -1,6 +1,6 @@
 """The plain counter socket (`/ws/counter/{name}`): its messages.
 
-See ../shared/api/counter-ws.md, the contract. Parsing turns one client
+See docs/contract/counter-ws.md, the contract. Parsing turns one client
 frame into a command or raises `ProtocolError` with a message a person
 understands; building turns events into the seed's JSON shapes.
 """

@@ -48,7 +48,6 @@ async def serve() -> None:
         settings.port,
         settings.host,
         max_body_size=16 * 1024 * 1024,
-        xheaders=settings.trust_proxy,  # X-Forwarded-Proto decides "https"
     )
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)

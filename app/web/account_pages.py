@@ -8,7 +8,7 @@ from __future__ import annotations
 from app.models.auth_token import AuthToken
 from app.models.errors import DomainError
 from app.models.user import User
-from app.web.auth import CookieSession
+from app.web.auth import CookieSession, client_address
 from app.web.base import PageHandler
 
 
@@ -59,14 +59,14 @@ class SignUpPageHandler(AccountFormHandler):
     heading, button, action = "Sign up", "Sign up", "/signup"
 
     async def check(self, username: str, password: str) -> User:
-        return await User.sign_up(username, password)
+        return await User.sign_up(username, password, client_address(self))
 
 
 class LogInPageHandler(AccountFormHandler):
     heading, button, action = "Log in", "Log in", "/login"
 
     async def check(self, username: str, password: str) -> User:
-        return await User.authenticate(username, password, self.request.remote_ip)
+        return await User.authenticate(username, password, client_address(self))
 
 
 class LogOutHandler(PageHandler):

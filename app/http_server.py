@@ -49,7 +49,9 @@ class _Acceptor:
     """Accepts connections on one listening socket, pausing when out of
     descriptors. Runs on the IOLoop thread only."""
 
-    def __init__(self, sock: socket.socket, on_connection: Callable[[socket.socket, Any], None]):
+    def __init__(
+        self, sock: socket.socket, on_connection: Callable[[socket.socket, Any], None]
+    ) -> None:
         self.sock = sock
         self.on_connection = on_connection
         self.io_loop = IOLoop.current()

@@ -14,7 +14,7 @@ import sys
 import tornado.log
 import uvloop
 
-from app import db, shutdown
+from app import db, http_server, shutdown
 from app.application import make_app
 from app.config import SettingsError, ensure_secret_key, load_settings
 
@@ -42,14 +42,7 @@ async def serve() -> None:
     # Everything allocated so far lives as long as the process: keep it out
     # of the collector's sight, so full collections under load stay short.
     gc.freeze()
-    # GraphQL bodies are capped at 1 MiB by their handler, with a clear
-    # 413; this is only the backstop for every other path.
-    server = app.listen(
-        settings.port,
-        settings.host,
-        max_body_size=16 * 1024 * 1024,
-        xheaders=settings.trust_proxy,  # X-Forwarded-Proto decides "https"
-    )
+    server = http_server.listen(app, settings)
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await shutdown.wait_for_stop_signal()

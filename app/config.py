@@ -47,8 +47,18 @@ class Settings:
     #: Other sites allowed to call /graphql from a browser (CORS) and to open
     #: sockets; empty means this site only.
     cors_origins: tuple[str, ...] = ()
-    #: Behind a proxy that sets X-Forwarded-Proto/For (Heroku's router): trust it.
+    #: Behind a proxy that sets X-Forwarded-Proto/For (Heroku's router): trust
+    #: its last hop for the client's address and scheme (app/web/proxy.py).
     trust_proxy: bool = False
+    #: Seconds a connection may take to send a complete request head, from
+    #: when it opens or its last response ends: idle keep-alive connections
+    #: and headers trickling in are cut past this. Above the 90 s for which
+    #: Heroku's router keeps idle connections, so that the router, never
+    #: this server, closes them (no request lost to a race). WebSockets are
+    #: not affected: they have their own pings.
+    http_idle_timeout: float = 100.0
+    #: Seconds a request body may take to arrive once its head has.
+    http_body_timeout: float = 60.0
     #: Set: /metrics answers only requests bearing this token.
     metrics_token: str = ""
     #: Events kept per stream for clients that reconnect and resume.
@@ -121,6 +131,14 @@ def load_settings(
     parser.define(
         "history_ttl", type=float, default=float(env.get("HISTORY_TTL", defaults.history_ttl))
     )
+    parser.define(
+        "http_idle_timeout",
+        default=env.get("HTTP_IDLE_TIMEOUT", str(defaults.http_idle_timeout)),
+    )
+    parser.define(
+        "http_body_timeout",
+        default=env.get("HTTP_BODY_TIMEOUT", str(defaults.http_body_timeout)),
+    )
     parser.define("presence_ttl", default=env.get("PRESENCE_TTL", str(defaults.presence_ttl)))
     parser.define(
         "presence_notice_interval",
@@ -151,6 +169,8 @@ def load_settings(
             if origin.strip()
         ),
         trust_proxy=parser.trust_proxy,
+        http_idle_timeout=_seconds("HTTP_IDLE_TIMEOUT", parser.http_idle_timeout),
+        http_body_timeout=_seconds("HTTP_BODY_TIMEOUT", parser.http_body_timeout),
         metrics_token=parser.metrics_token,
         history_size=parser.history_size,
         history_ttl=parser.history_ttl,

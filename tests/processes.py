@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 from app.config import PROJECT_ROOT
 
@@ -36,21 +37,27 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 
 
 def start_server(
-    data_dir: Path, port: int, env: Mapping[str, str] | None = None, *args: str
+    data_dir: Path,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    *args: str,
+    output: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Starts `server.py`; its log goes to `output` if given (a file: a pipe
+    nobody reads would stall a chatty server), else to a pipe for `stop`."""
     environment = {**os.environ, "DATA_DIR": str(data_dir), **(env or {})}
     environment.pop("PORT", None)
     return subprocess.Popen(
         [sys.executable, "server.py", f"--port={port}", *args],
         cwd=PROJECT_ROOT,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=output or subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
 
 
 def stop(process: subprocess.Popen[bytes]) -> str:
-    """Stops the process; returns everything it printed."""
+    """Stops the process; returns everything it printed (to the pipe)."""
     if process.poll() is None:
         process.terminate()
     try:
@@ -58,7 +65,7 @@ def stop(process: subprocess.Popen[bytes]) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-    return output.decode(errors="replace")
+    return (output or b"").decode(errors="replace")
 
 
 def post_graphql(

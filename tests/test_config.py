@@ -80,3 +80,19 @@ def test_presence_timings_come_from_the_environment_or_flags():
 def test_a_presence_ttl_that_is_not_a_positive_number_is_refused(value):
     with pytest.raises(SettingsError, match="PRESENCE_TTL must be a positive number"):
         load_settings([], {"PRESENCE_TTL": value})
+
+
+def test_http_timeouts_come_from_the_environment_or_flags():
+    defaults = load_settings([], {})
+    assert (defaults.http_idle_timeout, defaults.http_body_timeout) == (100.0, 60.0)
+    settings = load_settings([], {"HTTP_IDLE_TIMEOUT": "5", "HTTP_BODY_TIMEOUT": "7.5"})
+    assert (settings.http_idle_timeout, settings.http_body_timeout) == (5.0, 7.5)
+    flagged = load_settings(["--http_idle_timeout=9", "--http_body_timeout=3"], {})
+    assert (flagged.http_idle_timeout, flagged.http_body_timeout) == (9.0, 3.0)
+
+
+@pytest.mark.parametrize("name", ["HTTP_IDLE_TIMEOUT", "HTTP_BODY_TIMEOUT"])
+@pytest.mark.parametrize("value", ["0", "-5", "never", "inf"])
+def test_an_http_timeout_that_is_not_a_positive_number_is_refused(name, value):
+    with pytest.raises(SettingsError, match=f"{name} must be a positive number"):
+        load_settings([], {name: value})

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.models.throttle import PER_ADDRESS, PER_USERNAME
+from app.models.throttle import PER_ADDRESS, PER_USERNAME_AND_ADDRESS
 from tests.clients import bearer, open_graphql_socket, sign_up
 
 SIGN_IN = "mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { token } }"
@@ -17,10 +17,10 @@ async def sign_in(clients, username: str, password: str):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_failed_sign_ins_are_limited_per_username_with_the_wait(clients):
+async def test_failed_sign_ins_are_limited_per_username_and_address_with_the_wait(clients):
     await sign_up(clients, "target", "the right one")
     await sign_up(clients, "bystander", "also right")
-    for _ in range(PER_USERNAME):
+    for _ in range(PER_USERNAME_AND_ADDRESS):
         reply = await sign_in(clients, "target", "guess")
         assert reply.body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     blocked = await sign_in(clients, "TARGET", "the right one")  # even the right password
@@ -44,10 +44,10 @@ async def test_failed_sign_ins_are_limited_per_address(clients):
 @pytest.mark.gen_test(timeout=30)
 async def test_a_successful_sign_in_clears_the_usernames_count(clients):
     await sign_up(clients, "forgetful", "the right one")
-    for _ in range(PER_USERNAME - 1):
+    for _ in range(PER_USERNAME_AND_ADDRESS - 1):
         await sign_in(clients, "forgetful", "guess")
     assert "data" in (await sign_in(clients, "forgetful", "the right one")).body
-    for _ in range(PER_USERNAME - 1):
+    for _ in range(PER_USERNAME_AND_ADDRESS - 1):
         await sign_in(clients, "forgetful", "guess")
     assert (await sign_in(clients, "forgetful", "the right one")).body["data"]["signIn"]["token"]
 

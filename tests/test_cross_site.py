@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from urllib.parse import urlencode
 
 import orjson
 import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from tests.clients import sign_up
 from tests.processes import free_port, start_server, stop, wait_healthy
 
 FRIEND = "https://app.example.com"
@@ -114,3 +116,63 @@ def test_cookies_are_secure_behind_a_trusted_https_proxy(tmp_path, trust, secure
         assert "SameSite=Lax" in cookie
     finally:
         stop(process)
+
+
+#: Any value does as the xsrf token, as long as cookie and field agree.
+XSRF = "5f1d0c0ffee5f1d0c0ffee"
+HOSTILE_NEXT = [
+    "/\r\nSet-Cookie: planted=1",
+    "/\nLocation: https://evil.example.net/",
+    "/\t/evil.example.net",
+    "/\x00/evil.example.net",
+    "/\x7f/evil.example.net",
+    "/\u2028/evil.example.net",
+    "//evil.example.net",
+    "/\\evil.example.net",
+    "\\\\evil.example.net",
+    "https://evil.example.net/",
+    "javascript:alert(1)",
+    "",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+@pytest.mark.gen_test
+async def test_login_never_redirects_off_site_or_with_control_characters(clients, target):
+    await sign_up(clients, "traveller")
+    page = await clients.fetch("/login?" + urlencode({"next": target}))
+    assert page.code == 200
+    assert 'name="next" value="/library"' in page.body.decode()
+    response = await clients.fetch(
+        "/login",
+        method="POST",
+        body=urlencode(
+            {"_xsrf": XSRF, "username": "traveller", "password": "correct horse", "next": target}
+        ),
+        headers={"Cookie": f"_xsrf={XSRF}"},
+        follow_redirects=False,
+    )
+    assert response.code == 303
+    assert response.headers["Location"] == "/library"
+    assert "planted" not in str(response.headers)
+
+
+@pytest.mark.gen_test
+async def test_login_returns_to_a_path_on_this_site(clients):
+    await sign_up(clients, "returning")
+    response = await clients.fetch(
+        "/login",
+        method="POST",
+        body=urlencode(
+            {
+                "_xsrf": XSRF,
+                "username": "returning",
+                "password": "correct horse",
+                "next": "/counters/here?from=login#top",
+            }
+        ),
+        headers={"Cookie": f"_xsrf={XSRF}"},
+        follow_redirects=False,
+    )
+    assert response.code == 303
+    assert response.headers["Location"] == "/counters/here?from=login#top"

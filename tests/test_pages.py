@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 
@@ -38,3 +40,36 @@ async def test_unknown_paths_get_404_without_a_traceback(clients):
     response = await clients.fetch("/no/such/page", headers={"Accept": "text/html"})
     assert response.code == 404
     assert "Traceback" not in response.body.decode()
+
+
+#: Any value does as the xsrf token, as long as cookie and field agree.
+XSRF = "5f1d0c0ffee5f1d0c0ffee"
+
+
+async def post_form(clients, path: str, fields: dict[str, str]):
+    return await clients.fetch(
+        path,
+        method="POST",
+        body=urlencode({"_xsrf": XSRF, **fields}),
+        headers={"Cookie": f"_xsrf={XSRF}", "Accept": "text/html"},
+        follow_redirects=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "op"),
+    [
+        ("x" * 65, "increment"),
+        ("semi;colon", "increment"),
+        ("tab%09bed", "reset"),
+        ("", "setValue"),
+    ],
+)
+@pytest.mark.gen_test
+async def test_the_counter_form_for_an_invalid_name_gets_a_400_page_saying_why(clients, name, op):
+    response = await post_form(clients, f"/counters/{name}", {"op": op, "amount": "1"})
+    html = response.body.decode()
+    assert response.code == 400
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "1 to 64 characters" in html
+    assert "Traceback" not in html

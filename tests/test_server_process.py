@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import resource
+import socket
 import subprocess
 import sys
+import time
+
+from websockets.sync.client import connect
 
 from app.config import PROJECT_ROOT
 from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
@@ -63,3 +69,89 @@ def test_an_unknown_command_is_refused_with_a_sentence(tmp_path):
     )
     assert result.returncode == 2
     assert "Unknown command 'frobnicate'" in result.stderr
+
+
+def closed_by_server(connection: socket.socket, within: float) -> bool:
+    """True once the server has closed `connection` (EOF or reset) within
+    `within` seconds; False if it is still open then."""
+    connection.settimeout(within)
+    try:
+        while connection.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_idle_connections_slow_headers_and_slow_bodies_are_cut_but_sockets_are_not(tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {"HTTP_IDLE_TIMEOUT": "1", "HTTP_BODY_TIMEOUT": "1"}
+    process = start_server(tmp_path, port, env)
+    try:
+        wait_healthy(base_url, process)
+        with connect(f"ws://127.0.0.1:{port}/ws/counter/patient") as websocket:
+            assert json.loads(websocket.recv(timeout=5))["type"] == "snapshot"
+
+            with socket.create_connection(("127.0.0.1", port)) as silent:
+                assert closed_by_server(silent, within=15), "an idle connection was kept"
+
+            with socket.create_connection(("127.0.0.1", port)) as slow:
+                slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+                cut = False
+                deadline = time.monotonic() + 15
+                while not cut and time.monotonic() < deadline:
+                    try:
+                        slow.sendall(b"X")  # one more byte of a header, now and then
+                    except (BrokenPipeError, ConnectionResetError):
+                        break
+                    cut = closed_by_server(slow, within=0.3)
+                else:
+                    assert cut, "slow headers held the connection"
+
+            with socket.create_connection(("127.0.0.1", port)) as stalled:
+                stalled.sendall(
+                    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100\r\n\r\n{"
+                )
+                assert closed_by_server(stalled, within=15), "a stalled body held the connection"
+
+            # The socket has been idle for longer than any of those timeouts.
+            websocket.send(json.dumps({"type": "increment"}))
+            reply = json.loads(websocket.recv(timeout=5))
+            while reply["type"] == "presence":
+                reply = json.loads(websocket.recv(timeout=5))
+            assert reply["type"] in {"increment", "incrementResult"}
+    finally:
+        stop(process)
+
+
+def test_running_out_of_file_descriptors_pauses_accepting_and_logs_once(tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    held: list[socket.socket] = []
+    with log_path.open("wb") as log:
+        process = start_server(tmp_path, port, None, output=log)
+        try:
+            wait_healthy(base_url, process)
+            resource.prlimit(process.pid, resource.RLIMIT_NOFILE, (64, 64))
+            for _ in range(100):  # more than the server may have open
+                held.append(socket.create_connection(("127.0.0.1", port)))
+            time.sleep(3)  # out of descriptors all this while
+            for connection in held:
+                connection.close()
+            wait_healthy(base_url, process)
+            reply = post_graphql(base_url, "{ __typename }")
+            assert reply == {"data": {"__typename": "Query"}}
+        finally:
+            for connection in held:
+                connection.close()
+            stop(process)
+    output = log_path.read_text(errors="replace")
+    assert len(output) < 10_000, f"{len(output)} bytes of log, beginning {output[:2000]}"
+    # Each shortage is told once when it begins and once when it ends.
+    assert 2 <= output.count("file descriptors") <= 8, output
+    assert "Traceback" not in output

@@ -12,13 +12,15 @@ from app.events import Actor
 from app.models import throttle
 from app.models.base import BaseModel
 from app.models.errors import InvalidInput, Unauthenticated
-from app.models.passwords import hash_password, verify_password
+from app.models.passwords import HashingBusy, hash_password, verify_password
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
 PASSWORD_MIN = 8
 #: Hashing is deliberately slow; a megabyte password must not make it slower.
 PASSWORD_MAX = 1024
 WRONG_CREDENTIALS = "Wrong username or password."
+#: Seconds a sign-up refused for a full hashing queue is told to wait.
+BUSY_RETRY_AFTER = 5
 
 
 def check_username(username: str) -> str:
@@ -53,12 +55,22 @@ class User(BaseModel):
         return cls.get_or_none(cls.username_key == username.lower())
 
     @classmethod
-    async def sign_up(cls, username: str, password: str) -> User:
+    async def sign_up(cls, username: str, password: str, address: str | None = None) -> User:
+        """A new user; sign-ups from one address are limited
+        (app.models.throttle), and refused while too many wait to be hashed."""
         check_username(username)
         check_password(password)
+        throttle.check_sign_up(address)
         if cls.by_username(username) is not None:
             raise InvalidInput(f"The username {username!r} is taken; choose another.")
-        password_hash = await hash_password(password)
+        throttle.record_sign_up(address)
+        try:
+            password_hash = await hash_password(password)
+        except HashingBusy:
+            raise throttle.TooManyAttempts(
+                "Too many people are signing up at this moment; try again in a few seconds.",
+                retry_after=BUSY_RETRY_AFTER,
+            ) from None
         try:
             with database.atomic():
                 return cls.create(
@@ -75,9 +87,11 @@ class User(BaseModel):
     async def authenticate(cls, username: str, password: str, address: str | None = None) -> User:
         """The user with these credentials; the same refusal for an unknown
         user and a wrong password, after the same time. Failures count
-        against the username and the client's address (app.models.throttle)."""
+        against the username at the client's address and against the
+        address (app.models.throttle)."""
         throttle.check(username, address)
-        user = cls.by_username(username) if len(password) <= PASSWORD_MAX else None
+        possible = USERNAME_PATTERN.fullmatch(username) and len(password) <= PASSWORD_MAX
+        user = cls.by_username(username) if possible else None
         stored = user.password_hash if user is not None else None
         succeeded = await verify_password(stored, password[:PASSWORD_MAX]) and user is not None
         throttle.record(username, address, succeeded)

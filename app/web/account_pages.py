@@ -5,18 +5,32 @@ Form posts are protected by Tornado's xsrf check (the `_xsrf` field).
 
 from __future__ import annotations
 
+import re
+
 from app.models.auth_token import AuthToken
 from app.models.errors import DomainError
 from app.models.user import User
-from app.web.auth import CookieSession
+from app.web.auth import CookieSession, client_address
 from app.web.base import PageHandler
+
+#: A path on this site, in printable ASCII: no control characters (a
+#: browser drops tabs and newlines, so "/\t/evil.example" would become
+#: "//evil.example"; CR LF would split the header), no spaces, no
+#: backslashes (read as "/" by browsers) and no "//" at the start (another
+#: host). Links to our pages are percent-encoded, so this takes them all.
+SAFE_NEXT = re.compile(r"/(?!/)[!-\[\]-~]*")
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site: never an open redirect, never a header
+    split; anything else goes to the library."""
+    if target and SAFE_NEXT.fullmatch(target):
         return target
     return "/library"
+
+
+#: A username is echoed back into the form after an error, up to this long.
+MAX_ECHOED_USERNAME = 64
 
 
 class AccountFormHandler(PageHandler):
@@ -31,7 +45,7 @@ class AccountFormHandler(PageHandler):
             button=self.button,
             action=self.action,
             error=error,
-            username=username,
+            username=username[:MAX_ECHOED_USERNAME],
             next_url=safe_next(self.get_argument("next", None)),
             status_code=status,
         )
@@ -59,14 +73,14 @@ class SignUpPageHandler(AccountFormHandler):
     heading, button, action = "Sign up", "Sign up", "/signup"
 
     async def check(self, username: str, password: str) -> User:
-        return await User.sign_up(username, password)
+        return await User.sign_up(username, password, client_address(self))
 
 
 class LogInPageHandler(AccountFormHandler):
     heading, button, action = "Log in", "Log in", "/login"
 
     async def check(self, username: str, password: str) -> User:
-        return await User.authenticate(username, password, self.request.remote_ip)
+        return await User.authenticate(username, password, client_address(self))
 
 
 class LogOutHandler(PageHandler):

@@ -22,6 +22,7 @@ import tornado.web
 
 from app.api.resolvers.base import Context, NoSession, SessionHooks
 from app.models.auth_token import AuthToken
+from app.web import proxy
 
 SESSION_COOKIE = "session"
 SESSION_DAYS = 30
@@ -72,11 +73,21 @@ class CookieSession(SessionHooks):
             expires_days=SESSION_DAYS,
             httponly=True,
             samesite="Lax",
-            secure=self.handler.request.protocol == "https",
+            secure=proxy.is_https(self.handler.request, _trust_proxy(self.handler)),
         )
 
     def signed_out(self) -> None:
         self.handler.clear_cookie(SESSION_COOKIE)
+
+
+def _trust_proxy(handler: tornado.web.RequestHandler) -> bool:
+    return bool(handler.settings["services"].settings.trust_proxy)
+
+
+def client_address(handler: tornado.web.RequestHandler) -> str:
+    """The client's address, through the proxy when it is trusted
+    (app.web.proxy): what limits such as sign-in attempts count by."""
+    return proxy.client_address(handler.request, _trust_proxy(handler))
 
 
 def build_context(
@@ -89,6 +100,6 @@ def build_context(
         viewer=credential.user if credential is not None else None,
         credential=credential,
         session=session or NoSession(),
-        address=handler.request.remote_ip,
+        address=client_address(handler),
         presence=handler.settings["services"].presence,
     )

@@ -44,6 +44,11 @@ class CounterPageHandler(PageHandler):
 
     async def post(self, name: str) -> None:
         """The buttons without JavaScript: one change, then back to the page."""
+        try:
+            check_name(name)
+        except DomainError as error:
+            self.render_page("error.html", status=400, reason=str(error), status_code=400)
+            return
         op = self.get_body_argument("op", "")
         if op not in OPERATION_TYPES:
             raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")

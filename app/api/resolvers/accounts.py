@@ -19,7 +19,8 @@ def _signed_in(info: GraphQLResolveInfo, user: User) -> dict[str, Any]:
 
 
 async def sign_up(_root: None, info: GraphQLResolveInfo, username: str, password: str) -> Any:
-    return _signed_in(info, await User.sign_up(username, password))
+    context: Context = info.context
+    return _signed_in(info, await User.sign_up(username, password, context.address))
 
 
 async def sign_in(_root: None, info: GraphQLResolveInfo, username: str, password: str) -> Any:

@@ -36,6 +36,7 @@ from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
 from app.web.metrics_page import MetricsHandler
+from app.web.not_found import NotFoundHandler
 from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
     ]
     return tornado.web.Application(
         routes,
+        default_handler_class=NotFoundHandler,
+        default_handler_args=handler_args,
         services=services,
         static_path=str(STATIC_DIR),
         cookie_secret=settings.secret_key,

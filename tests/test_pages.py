@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -38,3 +40,24 @@ async def test_unknown_paths_get_404_without_a_traceback(clients):
     response = await clients.fetch("/no/such/page", headers={"Accept": "text/html"})
     assert response.code == 404
     assert "Traceback" not in response.body.decode()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/no/such/page", "/counters/a/b", "/static-ish", "/graphql/x"])
+async def test_every_unknown_path_gets_the_styled_404_page(clients, path):
+    response = await clients.fetch(path, headers={"Accept": "text/html"})
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    html = response.body.decode()
+    assert "404: Not Found" in html
+    assert "/css/app.css" in html  # the site's page, not Tornado's bare one
+    assert 'href="/"' in html
+
+
+@pytest.mark.gen_test
+async def test_unknown_paths_answer_json_to_api_clients(clients):
+    response = await clients.fetch("/no/such/thing", headers={"Accept": "application/json"})
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert json.loads(response.body) == {"error": "Not Found"}
+

@@ -61,3 +61,17 @@ async def test_unknown_paths_answer_json_to_api_clients(clients):
     assert response.headers["Content-Type"].startswith("application/json")
     assert json.loads(response.body) == {"error": "Not Found"}
 
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("type_name", "explained"),
+    [
+        ("Counter", "anyone may read, watch and change one"),
+        ("Library", "Nobody else can read it, change it, or receive its events"),
+    ],
+)
+async def test_what_the_schemas_comments_explain_is_in_its_descriptions(
+    clients, type_name, explained
+):
+    data = await clients.data(f'{{ __type(name: "{type_name}") {{ description }} }}')
+    assert explained in (data["__type"]["description"] or "")

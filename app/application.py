@@ -23,6 +23,7 @@ from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.models import stream, throttle
+from app.realtime.counter_activity import CounterActivityRegistry
 from app.realtime.database_history import DatabaseHistory
 from app.realtime.history import History
 from app.realtime.presence import Key, LocalPresence, Presence
@@ -118,7 +119,7 @@ def make_presence(settings: Settings, registry: Registry) -> Presence:
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
-    registry = Registry()
+    registry = CounterActivityRegistry()
     broadcast = None
     history: History
     if settings.redis_url:

@@ -39,6 +39,7 @@ from app.web.health import HealthHandler
 from app.web.metrics_page import MetricsHandler
 from app.web.not_found import NotFoundHandler
 from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
+from app.web.vendor import uplot_routes
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
         (r"/healthz", HealthHandler, handler_args),
         (r"/metrics", MetricsHandler, handler_args),
+        *uplot_routes(handler_args),
     ]
     return tornado.web.Application(
         routes,

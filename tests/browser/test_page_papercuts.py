@@ -29,6 +29,7 @@ def test_an_unknown_address_shows_the_sites_404_page(server, context):
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("404: Not Found")
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_text("Nothing lives at /no/such/page")).to_be_visible()
     page.get_by_role("link", name="Back to the start page").click()
     page.wait_for_url(f"{server.url}/")
 

@@ -6,12 +6,15 @@ pending database migrations and exits (the Procfile's release step).
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import resource
+import socket
 import sys
 
 import tornado.log
+import tornado.netutil
 import uvloop
 
 from app import db, http_server, shutdown
@@ -28,8 +31,42 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+class PortBusy(Exception):
+    """The port is taken: said in one line, with one that is free."""
+
+    def __init__(self, port: int, host: str) -> None:
+        super().__init__(f"port {port} is busy; use --port={free_port_after(port, host)}")
+
+
+def port_is_free(port: int, host: str) -> bool:
+    """Binds as `listen` will (same addresses, same options), then lets go."""
+    try:
+        sockets = tornado.netutil.bind_sockets(port, host)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return False
+        raise
+    for bound in sockets:
+        bound.close()
+    return True
+
+
+def free_port_after(port: int, host: str) -> int:
+    """The next free port above `port`, for the suggestion (or, if the
+    hundred above are all taken, one the system picks)."""
+    for candidate in range(port + 1, min(port + 100, 65536)):
+        if port_is_free(candidate, host):
+            return candidate
+    with socket.create_server((host, 0)) as probe:
+        return probe.getsockname()[1]
+
+
 async def serve() -> None:
-    settings = ensure_secret_key(load_settings(sys.argv[1:]))
+    settings = load_settings(sys.argv[1:])
+    # Before anything is logged, so that a busy port is the only line.
+    if not settings.command and not port_is_free(settings.port, settings.host):
+        raise PortBusy(settings.port, settings.host)
+    settings = ensure_secret_key(settings)
     if settings.command == ("migrate",):
         applied = db.migrate(db.open_database(settings.database_url))
         log.info("migrations applied: %s", ", ".join(applied) or "none pending")
@@ -61,6 +98,8 @@ def main() -> None:
     except SettingsError as error:
         log.error("%s", error)
         sys.exit(2)
+    except PortBusy as busy:
+        sys.exit(str(busy))
     except KeyboardInterrupt:
         pass
 

@@ -22,7 +22,9 @@ from app.api.schema import build as build_schema
 from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
+from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
 from app.models import stream, throttle
+from app.realtime.counter_activity import CounterActivityRegistry
 from app.realtime.database_history import DatabaseHistory
 from app.realtime.history import History
 from app.realtime.presence import Key, LocalPresence, Presence
@@ -36,7 +38,10 @@ from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
 from app.web.metrics_page import MetricsHandler
+from app.web.not_found import NotFoundHandler
 from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
+from app.web.status_page import StatusPageHandler, StatusSamplesHandler
+from app.web.vendor import uplot_routes
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +119,17 @@ def make_presence(settings: Settings, registry: Registry) -> Presence:
     return presence
 
 
+def _sample_metrics_every_second() -> MetricsSamples:
+    """The /status page's ring of metric samples, kept filling."""
+    samples = MetricsSamples()
+    PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000).start()
+    return samples
+
+
 def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
-    registry = Registry()
+    registry = CounterActivityRegistry()
     broadcast = None
     history: History
     if settings.redis_url:
@@ -152,6 +164,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         presence=make_presence(settings, registry),
     )
     handler_args = {"services": services}
+    status_args = {**handler_args, "samples": _sample_metrics_every_second()}
     routes = [
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
@@ -165,9 +178,14 @@ def make_app(settings: Settings) -> tornado.web.Application:
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
         (r"/healthz", HealthHandler, handler_args),
         (r"/metrics", MetricsHandler, handler_args),
+        (r"/status", StatusPageHandler, status_args),
+        (r"/status\.json", StatusSamplesHandler, status_args),
+        *uplot_routes(handler_args),
     ]
     return tornado.web.Application(
         routes,
+        default_handler_class=NotFoundHandler,
+        default_handler_args=handler_args,
         services=services,
         static_path=str(STATIC_DIR),
         cookie_secret=settings.secret_key,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import subprocess
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+
+from app.config import PROJECT_ROOT
 
 
 @pytest.mark.gen_test
@@ -73,3 +79,100 @@ async def test_the_counter_form_for_an_invalid_name_gets_a_400_page_saying_why(c
     assert response.headers["Content-Type"].startswith("text/html")
     assert "1 to 64 characters" in html
     assert "Traceback" not in html
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/no/such/page", "/counters/a/b", "/static-ish", "/graphql/x"])
+async def test_every_unknown_path_gets_the_styled_404_page(clients, path):
+    response = await clients.fetch(path, headers={"Accept": "text/html"})
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    html = response.body.decode()
+    assert "404: Not Found" in html
+    assert "/css/app.css" in html  # the site's page, not Tornado's bare one
+    assert 'href="/"' in html
+
+
+@pytest.mark.gen_test
+async def test_unknown_paths_answer_json_to_api_clients(clients):
+    response = await clients.fetch("/no/such/thing", headers={"Accept": "application/json"})
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert json.loads(response.body) == {"error": "Not Found"}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("type_name", "explained"),
+    [
+        ("Counter", "anyone may read, watch and change one"),
+        ("Library", "Nobody else can read it, change it, or receive its events"),
+    ],
+)
+async def test_what_the_schemas_comments_explain_is_in_its_descriptions(
+    clients, type_name, explained
+):
+    data = await clients.data(f'{{ __type(name: "{type_name}") {{ description }} }}')
+    assert explained in (data["__type"]["description"] or "")
+
+
+@pytest.mark.gen_test
+async def test_uplot_is_served_from_the_installed_package_and_not_kept_in_the_repository(clients):
+    distribution = importlib.metadata.distribution("uplot-python")
+    for name, media in (("uPlot.iife.js", "javascript"), ("uPlot.min.css", "text/css")):
+        response = await clients.fetch(f"/vendor/uplot/{name}")
+        assert response.code == 200
+        assert media in response.headers["Content-Type"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        installed = Path(str(distribution.locate_file(f"uplot/static/{name}")))
+        assert response.body == installed.read_bytes()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "uPlot" not in tracked
+    # Nothing else of the package is reachable.
+    for other in ("uPlot.mousewheel.js", "__init__.py", "../plot.py"):
+        assert (await clients.fetch(f"/vendor/uplot/{other}")).code == 404
+
+
+@pytest.mark.gen_test
+async def test_uplots_licence_is_served_with_its_copyright_and_the_mit_text(clients):
+    response = await clients.fetch("/vendor/uplot/LICENSE")
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.body.decode()
+    assert "Copyright (c) 2021, Leon Sorokin" in text
+    assert "uPlot" in text
+    assert "Permission is hereby granted, free of charge" in text
+    assert "The above copyright notice and this permission notice shall be included" in text
+
+
+@pytest.mark.gen_test
+async def test_the_status_page_and_its_samples_hold_only_totals(clients):
+    await clients.data('mutation { incrementCounter(name: "private-looking") { value } }')
+    page = await clients.fetch("/status", headers={"Accept": "text/html"})
+    assert page.code == 200
+    assert "Open connections" in page.body.decode()
+    response = await clients.fetch("/status.json")
+    assert response.code == 200
+    body = json.loads(response.body)
+    assert body["every"] == 1.0
+    assert body["kept"] == 300
+    for sample in body["samples"]:
+        assert set(sample) == {
+            "t",
+            "connections",
+            "subscriptions",
+            "messages_per_second",
+            "fanout_ms",
+            "errors_per_second",
+        }
+    assert "private-looking" not in response.body.decode()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("since", ["yesterday", "nan", "inf", ""])
+async def test_status_samples_refuse_a_since_that_is_not_a_time(clients, since):
+    response = await clients.fetch(f"/status.json?since={since}")
+    assert response.code == 400
+    assert "since must be a Unix time" in json.loads(response.body)["error"]

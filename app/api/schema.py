@@ -72,6 +72,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
 #: Subscription fields: (where the events come from, what each one resolves to).
 SUBSCRIPTIONS: dict[str, tuple[Resolver, Resolver]] = {
     "counter": (subscriptions.subscribe_counter, subscriptions.event),
+    "counters": (subscriptions.subscribe_counters, subscriptions.counter_activity),
     "channel": (subscriptions.subscribe_channel, subscriptions.event),
     "counterPresence": (subscriptions.subscribe_counter_presence, subscriptions.event),
     "libraryPresence": (subscriptions.subscribe_library_presence, subscriptions.event),

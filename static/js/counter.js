@@ -3,6 +3,7 @@
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
+import { LiveChart } from "./chart.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
@@ -13,6 +14,16 @@ const updatedEl = root.querySelector("[data-updated]");
 const historyEl = document.querySelector("[data-history]");
 const toggle = root.querySelector("[data-toggle]");
 const watchersEl = root.querySelector("[data-watchers]");
+// The chart keeps more changes than the list shows.
+const CHART_POINTS = 100; // the most `history(first:)` gives
+const LIST_ITEMS = 20;
+const chart = new LiveChart(document.querySelector("[data-chart=value]"), {
+  label: "Value after each change",
+  stepped: true,
+  keepPoints: CHART_POINTS,
+  empty: "No change yet",
+});
+const seconds = (iso) => Date.parse(iso) / 1000;
 
 const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
 // operationCounts of our own changes: they get no toast.
@@ -49,13 +60,16 @@ const refresh = oneAtATime(async () => {
   try {
     const data = await graphql(
       `query($name: String!) { counter(name: $name) { value updatedAt operationCount
-         history(first: 20) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
+         history(first: ${CHART_POINTS}) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
       { name },
     );
     const counter = data.counter;
     shown = counter.operationCount;
     showValue(counter.value, counter.updatedAt);
-    historyEl.replaceChildren(...counter.history.edges.map((edge) => historyItem(edge.node)));
+    const operations = counter.history.edges.map((edge) => edge.node);
+    historyEl.replaceChildren(...operations.slice(0, LIST_ITEMS).map(historyItem));
+    const oldestFirst = operations.slice().reverse();
+    chart.set(oldestFirst.map((op) => seconds(op.timestamp)), oldestFirst.map((op) => op.value));
   } catch (error) {
     errorEl.textContent = error.message;
   } finally {
@@ -82,7 +96,8 @@ function apply(event) {
   shown = count;
   showValue(event.value, event.metadata.updatedAt);
   historyEl.prepend(historyItem(event));
-  while (historyEl.children.length > 20) historyEl.lastElementChild.remove();
+  while (historyEl.children.length > LIST_ITEMS) historyEl.lastElementChild.remove();
+  chart.push(seconds(event.timestamp), event.value);
   return true;
 }
 

@@ -1,55 +1,76 @@
-// The counters page: each listed counter's value, live.
-import { graphql } from "./graphql.js";
+// The counters page: counters by most recent change, live. One
+// subscription hears every counter's changes: a listed counter gets its
+// new value and moves to the top; one made elsewhere appears there.
 import { LiveConnection, showConnectionState } from "./live.js";
 import { h } from "./dom.js";
 
+const LIMIT = 50;
 const root = document.querySelector("[data-counters]");
 const live = new LiveConnection();
 showConnectionState(live, root.querySelector("[role=status]"));
-const watching = new Map(); // name -> unsubscribe
+// name -> { value, operationCount } of what is shown, newest first.
+let shown = new Map();
+// Changes that arrive while the list is being loaded: applied after it.
+let held = null;
 
-function render(counters) {
-  const list = h("ul", { class: "counter-list", "data-list": true });
-  for (const counter of counters) {
-    list.append(
-      h("li", { dataset: { name: counter.name } },
-        h("a", { href: `/counters/${encodeURIComponent(counter.name)}` }, counter.name),
-        h("span", { class: "value", "data-value": true }, counter.value)),
-    );
-  }
-  root.querySelector("[data-list]").replaceWith(counters.length ? list : h("p", { class: "empty", "data-list": true }, "No counter has been changed yet. Open one above."));
+function item(name, value) {
+  return h("li", { dataset: { name } },
+    h("a", { href: `/counters/${encodeURIComponent(name)}` }, name),
+    h("span", { class: "value", "data-value": true }, value));
 }
 
-function watch(names) {
-  for (const [name, stop] of watching) {
-    if (!names.includes(name)) { stop(); watching.delete(name); }
-  }
-  for (const name of names) {
-    if (watching.has(name)) continue;
-    watching.set(name, live.subscribe(
-      "subscription($name: String!) { counter(name: $name) { value } }",
-      { name },
-      { next: (payload) => {
-        const item = root.querySelector(`li[data-name="${CSS.escape(name)}"] [data-value]`);
-        if (item && payload.data) item.textContent = payload.data.counter.value;
-      } },
-    ));
-  }
+function render() {
+  const list = h("ul", { class: "counter-list", "data-list": true },
+    [...shown].map(([name, counter]) => item(name, counter.value)));
+  root.querySelector("[data-list]").replaceWith(shown.size ? list : h("p", { class: "empty", "data-list": true }, "No counter has been changed yet. Open one above."));
 }
 
-async function load() {
-  const data = await graphql("{ counters(first: 50) { edges { node { name value } } } }");
-  return data.counters.edges.map((edge) => edge.node);
+// Puts a change on top, unless what is shown of that counter is newer.
+function apply(change) {
+  const { name, operationCount } = change.metadata;
+  const known = shown.get(name);
+  if (known && known.operationCount >= operationCount) return;
+  shown.delete(name);
+  shown = new Map([[name, { value: change.value, operationCount }], ...shown]);
+  while (shown.size > LIMIT) shown.delete([...shown.keys()].at(-1));
+  render();
 }
 
+live.subscribe("subscription { counters { value metadata { name operationCount } } }", {}, {
+  next: (payload) => {
+    if (!payload.data) return;
+    if (held) held.push(payload.data.counters);
+    else apply(payload.data.counters);
+  },
+});
+
+// The list as it is now, asked on the socket right behind the subscription:
+// the server takes them in order, so the subscription has joined before
+// the list is read, and no change can fall between the two.
+function load() {
+  return new Promise((resolve, reject) => {
+    live.subscribe(`{ counters(first: ${LIMIT}) { edges { node { name value operationCount } } } }`, {}, {
+      next: (payload) => (payload.data ? resolve(payload.data) : reject(new Error(payload.errors?.[0]?.message))),
+      error: (errors) => reject(new Error(errors[0]?.message)),
+    });
+  });
+}
+
+// On every connect: what the subscription brings while the list loads
+// waits, then applies on top (each counter's operationCount says which
+// is newer).
 live.addEventListener("connected", async () => {
   delete root.dataset.live;
-  const counters = await load();
-  render(counters);
-  watch(counters.map((counter) => counter.name));
-  // A change between the first load and the subscriptions would be lost:
-  // load once more now that they are on their way.
-  render(await load());
+  held = [];
+  try {
+    const data = await load();
+    shown = new Map(data.counters.edges.map(({ node }) => [node.name, { value: node.value, operationCount: node.operationCount }]));
+    render();
+  } finally {
+    const waiting = held;
+    held = null;
+    for (const change of waiting) apply(change);
+  }
   root.dataset.live = "ready";
 });
 live.connect();

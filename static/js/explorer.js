@@ -1,5 +1,6 @@
 // The /graphql explorer: queries and mutations over HTTP, subscriptions
 // over the page's live connection, results as they come.
+import { definitions, selectedOperation } from "./graphql-document.js";
 import { LiveConnection, showConnectionState } from "./live.js";
 
 const root = document.querySelector("[data-explorer]");
@@ -33,7 +34,10 @@ form.addEventListener("submit", async (submit) => {
     show("The variables are not valid JSON.");
     return;
   }
-  if (/^\s*subscription\b/.test(query.replace(/#[^\n]*/g, ""))) {
+  // The first operation runs (GraphQL needs its name when there are more).
+  const operation = selectedOperation(query);
+  const operationName = definitions(query).filter((d) => d.kind !== "fragment").length > 1 ? operation?.name : undefined;
+  if (operation?.kind === "subscription") {
     const received = [];
     show("Subscribed; waiting for events…");
     stopButton.disabled = false;
@@ -46,9 +50,17 @@ form.addEventListener("submit", async (submit) => {
   const response = await fetch("/graphql", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/graphql-response+json" },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   show(await response.json());
+});
+
+// Ctrl+Enter (Cmd+Enter on a Mac) in either field runs the document.
+form.addEventListener("keydown", (key) => {
+  if (key.key === "Enter" && (key.ctrlKey || key.metaKey)) {
+    key.preventDefault();
+    form.requestSubmit();
+  }
 });
 
 live.connect();

@@ -25,6 +25,7 @@ from app.events import (
 )
 from app.models.counter import check_name
 from app.models.errors import InvalidInput, Unauthenticated
+from app.realtime.counter_activity import ALL_COUNTERS, CounterActivity
 
 CHANNELS = ("library",)
 
@@ -33,6 +34,16 @@ def subscribe_counter(_root: None, _info: GraphQLResolveInfo, name: str) -> Topi
     # A running counter subscription is one of the counter's watchers.
     name = check_name(name)
     return TopicSource(counter_topic(name), counts=counter_presence_key(name))
+
+
+def subscribe_counters(_root: None, _info: GraphQLResolveInfo) -> TopicSource:
+    # Listening to every counter does not make one a watcher of each.
+    return TopicSource(ALL_COUNTERS)
+
+
+def counter_activity(source: CounterActivity, _info: GraphQLResolveInfo) -> Any:
+    """The change itself: the same CounterUpdateEvent as `counter` sends."""
+    return source.change
 
 
 def _presence_source(info: GraphQLResolveInfo, key: Topic) -> TopicSource:

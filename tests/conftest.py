@@ -60,7 +60,15 @@ def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; each test makes its database."""
     cluster = Postgres()
     yield cluster
-    cluster.stop()
+    cluster.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of the test's own, for tests that stop and start it."""
+    cluster = Postgres()
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import psycopg
 import pytest
 
 from tests.processes import free_port
@@ -56,6 +57,10 @@ class Postgres:
             "UTF8",
             "--no-sync",
         )
+        self.start()
+
+    def start(self) -> None:
+        """Starts the server (again, after `stop`, on the same port and data)."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self.run(
             self.pg_ctl, "-D", self.data, "-l", f"{self.folder}/log", "-o", options, "-w", "start"
@@ -68,13 +73,21 @@ class Postgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+        with self.connect("postgres") as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def connect(self, database: str) -> psycopg.Connection:
+        """A connection of the test's own (autocommit), beside the server's."""
+        return psycopg.connect(self.url(database), autocommit=True)
+
     def stop(self) -> None:
+        """Stops the server as an administrator would (`pg_ctl stop`, fast
+        mode: sessions are cut, committed data kept); `start` brings it back."""
+        self.run(self.pg_ctl, "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def close(self) -> None:
+        """Stops the server at once and removes its data."""
         subprocess.run(
             [*self.as_user, self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"],
             capture_output=True,

@@ -146,3 +146,41 @@ class Redis:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class TinyDisk:
+    """A small filesystem of the test's own (tmpfs), for tests that fill
+    it up without filling the machine's disk. Mounting needs root, which
+    the test runs and CI have; elsewhere the test is skipped (failed under
+    CI=true, like a missing server)."""
+
+    def __init__(self, folder: str, size: str = "32m") -> None:
+        self.folder = folder
+        os.makedirs(folder, exist_ok=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", folder],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if mounted.returncode != 0:
+            need(None, f"mounting a tmpfs ({mounted.stderr.strip() or 'needs root'})")
+        self.filler = os.path.join(folder, "filler")
+
+    def fill(self) -> None:
+        """Writes a file until the filesystem has no byte left."""
+        with open(self.filler, "ab", buffering=0) as filler:
+            for chunk in (1024 * 1024, 4096, 1):
+                try:
+                    while True:
+                        filler.write(b"\0" * chunk)
+                except OSError:
+                    continue
+        assert shutil.disk_usage(self.folder).free == 0
+
+    def free(self) -> None:
+        os.remove(self.filler)
+
+    def close(self) -> None:
+        # Lazy: detached even if something still has a file open there.
+        subprocess.run(["umount", "--lazy", self.folder], capture_output=True, timeout=60)

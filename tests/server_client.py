@@ -23,9 +23,10 @@ class ServerClient:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, accept: str = "*/*") -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path, headers={"Accept": accept})
         try:
-            with urllib.request.urlopen(self.url + path, timeout=TIMEOUT) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()

@@ -111,6 +111,9 @@ def test_while_postgresql_is_down_requests_fail_clearly_and_all_works_once_it_is
         (error,) = reply["errors"]
         assert "database is unreachable" in error["message"], error
         assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    status, page = server.get("/counters", accept="text/html")
+    assert status == 503
+    assert b"<h1>503: The database is unreachable" in page
     assert server.health()[0] == 503  # still down, and still answering
 
     server.postgres.start()

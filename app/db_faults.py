@@ -15,8 +15,8 @@ a traceback:
   down, new connections are tried at most every `BACKOFF_MOST` seconds
   (from `BACKOFF_FIRST`, doubling), and work in between is refused at once.
 - SQLite finds the write lock held by another process (`DatabaseBusy`):
-  the loop's connection never waits for it (busy timeout 0); app.db waits
-  off the loop and runs the unit again.
+  the loop's connection never blocks on it (busy timeout 0); app.db
+  sleeps without blocking the loop and runs the unit again.
 - SQLite cannot grow its files (`DiskFull`); the transaction is rolled back.
 
 Peewee's `playhouse.shortcuts.ReconnectMixin` was the first candidate. It

@@ -13,7 +13,13 @@ SQLite settings, and why:
   last few, which is the trade every WAL deployment makes.
 - Transactions `BEGIN IMMEDIATE`: a change takes the write lock before its
   first read, so two processes never deadlock upgrading a read lock.
-- A busy timeout, so a second process waits for the lock instead of failing.
+- No busy timeout while serving: the connection lives on the event loop,
+  and waiting there for a lock another process holds would stall every
+  socket. A unit of work that finds the lock taken changed nothing
+  (app.db_faults); `in_database_thread` sleeps on the loop, polling
+  (`LOCK_POLL_FIRST` doubling to `LOCK_POLL_MOST`), and runs it again for
+  up to `LOCK_WAIT_SECONDS`, then answers that the database is locked.
+  Migrations, at start-up, wait for the lock as before (`MIGRATION_BUSY_MS`).
 
 Where queries run. On SQLite, on the event loop, synchronously, as Peewee
 does: a counter change costs ~0.3 ms, less than handing it to a thread.
@@ -26,21 +32,35 @@ order, and app.events hands each event back to the loop
 (`IOLoop.add_callback`) in that same order; a pool of several threads
 would publish out of commit order. Cheap reads (a credential, a
 subscription event's extra fields) stay on the loop.
+
+When PostgreSQL drops a connection, the thread that finds it gets a new
+one (app.db_faults); a unit of work the loss cut short before it committed
+anything runs once more on the database thread.
+
+`/healthz` asks `health_problem`: the database must answer, and on SQLite
+its disk must have `MIN_FREE_DISK` bytes free, since a write that cannot
+grow the files fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
+import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import parse
 from playhouse.migrations import Runner
+
+from app.db_faults import GuardedSqliteDatabase, ReconnectingPostgresqlDatabase, unit
+from app.models.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +74,21 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": "normal",
     "foreign_keys": 1,
-    "busy_timeout": 5000,
+    "busy_timeout": 0,
     "cache_size": -16 * 1024,
 }
+#: How long a unit of work waits, off the loop, for another process's
+#: SQLite write lock before it is refused; and how often it looks.
+LOCK_WAIT_SECONDS = 5.0
+LOCK_POLL_FIRST = 0.002
+LOCK_POLL_MOST = 0.05
+#: How long migrations at start-up wait for that lock (milliseconds).
+MIGRATION_BUSY_MS = 30_000
+#: Seconds to wait for PostgreSQL to accept a connection, unless the URL
+#: says (`?connect_timeout=`).
+CONNECT_TIMEOUT = 5
+#: Fewer free bytes than this where SQLite writes, and /healthz says so.
+MIN_FREE_DISK = 8 * 1024 * 1024
 
 
 def open_database(url: str) -> peewee.Database:
@@ -64,10 +96,10 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
-        db: peewee.Database = peewee.SqliteDatabase(
+        db: peewee.Database = GuardedSqliteDatabase(
             str(path),
             pragmas=SQLITE_PRAGMAS,
-            timeout=5,
+            timeout=0,
             lock_type="IMMEDIATE",
             returning_clause=True,
         )
@@ -75,8 +107,12 @@ def open_database(url: str) -> peewee.Database:
         if url.startswith("postgres://"):
             # Heroku's spelling; playhouse.db_url wants the long scheme.
             url = "postgresql://" + url[len("postgres://") :]
+        if not url.startswith("postgresql://"):
+            raise ValueError("DATABASE_URL must start sqlite:///, postgres:// or postgresql://")
+        options = parse(url)
+        options.setdefault("connect_timeout", CONNECT_TIMEOUT)
         # psycopg 3, the maintained driver (Peewee would otherwise try psycopg2).
-        db = connect(url, prefer_psycopg3=True)
+        db = ReconnectingPostgresqlDatabase(**options, prefer_psycopg3=True)
     database.initialize(db)
     db.connect(reuse_if_open=True)
     _use_database_thread(isinstance(db, peewee.PostgresqlDatabase))
@@ -100,12 +136,62 @@ def close_database_connection() -> None:
 
 
 async def in_database_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Runs `work` where database calls do not block the loop: the
-    database thread on PostgreSQL, right here on SQLite (see above)."""
-    if _database_thread is None:
-        return work(*args, **kwargs)
+    """Runs `work`, one unit of work, where database calls do not block the
+    loop: the database thread on PostgreSQL, right here on SQLite (see
+    above); again, when its first run changed nothing and failed in a way
+    that a second run may not (a lost connection, a lock held elsewhere)."""
     call = functools.partial(work, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(_database_thread, call)
+    if _database_thread is None:
+        return await _on_loop(call)
+    return await asyncio.get_running_loop().run_in_executor(_database_thread, _retried_once, call)
+
+
+class _Again:
+    """What `_attempt` returns for a unit of work that may run again."""
+
+
+_AGAIN = _Again()
+
+
+def _attempt(call: Callable[[], T], last: bool) -> T | _Again:
+    """One run of a unit of work; `_AGAIN` instead of its outcome when it
+    failed without changing anything, and it is not the last run. A result
+    still to be awaited (async resolvers) is never discarded."""
+    unit.start()
+    try:
+        result = call()
+    except Exception:
+        if last or not unit.may_run_again:
+            raise
+        return _AGAIN
+    if last or not unit.may_run_again or inspect.isawaitable(result):
+        return result
+    return _AGAIN
+
+
+def _retried_once(call: Callable[[], T]) -> T:
+    """On the database thread: a second run, on a new connection, for a
+    unit of work cut short by a lost connection before it committed."""
+    outcome = _attempt(call, last=False)
+    if isinstance(outcome, _Again):
+        log.info("the database connection was lost before anything was committed; running again")
+        outcome = _attempt(call, last=True)
+    return outcome  # type: ignore[return-value]
+
+
+async def _on_loop(call: Callable[[], T]) -> T:
+    """On the loop (SQLite): while another process holds the write lock,
+    waits without blocking the loop and runs the unit of work again."""
+    outcome = _attempt(call, last=False)
+    if not isinstance(outcome, _Again):
+        return outcome
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    pause = LOCK_POLL_FIRST
+    while isinstance(outcome, _Again):
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, LOCK_POLL_MOST)
+        outcome = _attempt(call, last=time.monotonic() >= deadline)
+    return outcome
 
 
 #: Any fixed number: the PostgreSQL advisory lock that serialises migrations.
@@ -126,8 +212,12 @@ def migrate(db: peewee.Database) -> list[str]:
         finally:
             db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     else:
-        with db.atomic():
-            applied = Runner(db, directory=str(MIGRATIONS_DIR)).up()
+        db.execute_sql(f"PRAGMA busy_timeout = {MIGRATION_BUSY_MS}")
+        try:
+            with db.atomic():
+                applied = Runner(db, directory=str(MIGRATIONS_DIR)).up()
+        finally:
+            db.execute_sql("PRAGMA busy_timeout = 0")
     for name in applied:
         log.info("applied migration %s", name)
     return applied
@@ -138,11 +228,21 @@ def close_database() -> None:
     close_database_connection()
 
 
-def is_healthy() -> bool:
-    """True when the database answers a trivial query."""
+def health_problem() -> str | None:
+    """None while the database answers and can write; else what is wrong,
+    in a few words for /healthz."""
     try:
         database.execute_sql("SELECT 1").fetchone()
+    except Unavailable:
+        return "unreachable"
     except peewee.PeeweeException:
         log.exception("database health check failed")
-        return False
-    return True
+        return "not answering"
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        free = shutil.disk_usage(Path(database.obj.database).parent).free
+        if free < MIN_FREE_DISK:
+            return (
+                f"disk full: {free // 1024} KiB free where it writes, "
+                f"fewer than the {MIN_FREE_DISK // 1024 // 1024} MiB it needs"
+            )
+    return None

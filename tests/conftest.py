@@ -20,7 +20,7 @@ from app.config import Settings
 from app.realtime.registry import Registry
 from tests.clients import Clients
 from tests.cluster import Process, running_pair
-from tests.services import Postgres, Redis
+from tests.services import Postgres, Redis, TinyDisk
 
 
 @pytest.fixture
@@ -60,7 +60,15 @@ def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; each test makes its database."""
     cluster = Postgres()
     yield cluster
-    cluster.stop()
+    cluster.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of the test's own, for tests that stop and start it."""
+    cluster = Postgres()
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +85,14 @@ def private_redis() -> Iterator[Redis]:
     server = Redis()
     yield server
     server.close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[TinyDisk]:
+    """A 32 MiB filesystem of the test's own, mounted in its folder."""
+    disk = TinyDisk(str(tmp_path / "disk"))
+    yield disk
+    disk.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import psycopg
 import pytest
 
 from tests.processes import free_port
@@ -56,6 +57,10 @@ class Postgres:
             "UTF8",
             "--no-sync",
         )
+        self.start()
+
+    def start(self) -> None:
+        """Starts the server (again, after `stop`, on the same port and data)."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self.run(
             self.pg_ctl, "-D", self.data, "-l", f"{self.folder}/log", "-o", options, "-w", "start"
@@ -68,13 +73,21 @@ class Postgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+        with self.connect("postgres") as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def connect(self, database: str) -> psycopg.Connection:
+        """A connection of the test's own (autocommit), beside the server's."""
+        return psycopg.connect(self.url(database), autocommit=True)
+
     def stop(self) -> None:
+        """Stops the server as an administrator would (`pg_ctl stop`, fast
+        mode: sessions are cut, committed data kept); `start` brings it back."""
+        self.run(self.pg_ctl, "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def close(self) -> None:
+        """Stops the server at once and removes its data."""
         subprocess.run(
             [*self.as_user, self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"],
             capture_output=True,
@@ -133,3 +146,41 @@ class Redis:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class TinyDisk:
+    """A small filesystem of the test's own (tmpfs), for tests that fill
+    it up without filling the machine's disk. Mounting needs root, which
+    the test runs and CI have; elsewhere the test is skipped (failed under
+    CI=true, like a missing server)."""
+
+    def __init__(self, folder: str, size: str = "32m") -> None:
+        self.folder = folder
+        os.makedirs(folder, exist_ok=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", folder],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if mounted.returncode != 0:
+            need(None, f"mounting a tmpfs ({mounted.stderr.strip() or 'needs root'})")
+        self.filler = os.path.join(folder, "filler")
+
+    def fill(self) -> None:
+        """Writes a file until the filesystem has no byte left."""
+        with open(self.filler, "ab", buffering=0) as filler:
+            for chunk in (1024 * 1024, 4096, 1):
+                try:
+                    while True:
+                        filler.write(b"\0" * chunk)
+                except OSError:
+                    continue
+        assert shutil.disk_usage(self.folder).free == 0
+
+    def free(self) -> None:
+        os.remove(self.filler)
+
+    def close(self) -> None:
+        # Lazy: detached even if something still has a file open there.
+        subprocess.run(["umount", "--lazy", self.folder], capture_output=True, timeout=60)

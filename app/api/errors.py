@@ -18,6 +18,7 @@ from app.models.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ _CODES: tuple[tuple[type[DomainError], str], ...] = (
     (NotFound, NOT_FOUND),
     (Unauthenticated, UNAUTHENTICATED),
     (Forbidden, FORBIDDEN),
+    (Unavailable, INTERNAL_SERVER_ERROR),
 )
 
 

@@ -25,3 +25,11 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     """Signed in, but not allowed to do this."""
+
+
+class Unavailable(DomainError):
+    """Something the request needs (the database) is out of reach or full;
+    the message says whether anything was changed. `retry_after`, when
+    set, is how many seconds to wait before trying again."""
+
+    retry_after: int | None = None

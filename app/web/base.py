@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -13,10 +14,13 @@ from tornado.ioloop import IOLoop
 from app import metrics
 from app.events import credential_topic, user_presence_key, user_sockets_topic
 from app.models.auth_token import AuthToken
+from app.models.errors import Unavailable
 from app.models.user import User
 from app.services import Services
 from app.web.auth import InvalidCredential, find_credential, session_credential
 from app.web.security import same_site, set_security_headers
+
+log = logging.getLogger(__name__)
 
 #: Sockets one user may hold open at once, across tabs and kinds.
 MAX_SOCKETS_PER_USER = 50
@@ -71,9 +75,22 @@ class BaseHandler(tornado.web.RequestHandler):
             )
         )
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, Unavailable):  # weather, not a bug: one line, no traceback
+            log.warning("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Never a traceback: Tornado logs it, the client gets a sentence.
         reason = self._reason or responses.get(status_code, "Error")
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, Unavailable):
+            # The database is away: 503 says so, and who is signed in is unknown.
+            status_code, reason = 503, str(error)
+            self.current_user = None
+            if error.retry_after is not None:
+                self.set_header("Retry-After", str(error.retry_after))
         if "text/html" in self.request.headers.get("Accept", ""):
             self.render_page("error.html", status_code, status=status_code, reason=reason)
         else:

@@ -7,11 +7,15 @@ from app.web.base import BaseHandler
 
 
 class HealthHandler(BaseHandler):
-    def get(self) -> None:
-        """200 while the database answers ("degraded" while Redis is away:
-        HTTP and this process's sockets still work); 503 otherwise."""
-        if not db.is_healthy():
-            self.write_json({"status": "unavailable", "database": "not answering"}, status=503)
+    async def get(self) -> None:
+        """200 while the database answers and can write ("degraded" while
+        Redis is away: HTTP and this process's sockets still work); 503,
+        with the reason, otherwise. Asked where the database work runs
+        (app.db.in_database_thread), so a connection that has to be made
+        again is never made on the loop."""
+        problem = await db.in_database_thread(db.health_problem)
+        if problem is not None:
+            self.write_json({"status": "unavailable", "database": problem}, status=503)
             return
         broadcast = self.services.broadcast
         if broadcast is not None and not broadcast.healthy:

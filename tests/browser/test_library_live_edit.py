@@ -142,3 +142,37 @@ def test_a_story_deleted_in_another_tab_is_said_so_beside_the_open_form(server, 
     expect(second.get_by_role("link", name="First, as I see it")).to_be_visible()
     expect(first.get_by_role("link", name="First, as I see it")).to_be_visible()
     expect(first.locator(".story form.edit")).to_have_count(0)
+
+
+def test_an_open_tag_edit_keeps_its_draft_when_the_tag_changes_or_goes(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "tag_drafter")
+    tag_id = api(context, server, CREATE_TAG, {"n": "draft-me"})["createTag"]["id"]
+    expect(page.get_by_role("button", name="Edit tag draft-me")).to_be_visible()
+    page.get_by_role("button", name="Edit tag draft-me").click()
+    name = page.locator(".tag form.edit input[name=name]")
+    expect(name).to_be_focused()
+    name.fill("my name for it")
+
+    api(context, server, CREATE_TAG, {"n": "another"})
+    expect(page.get_by_role("button", name="Show stories tagged another")).to_be_visible()
+    expect(name).to_be_focused()
+    expect(name).to_have_value("my name for it")
+
+    api(
+        context,
+        server,
+        'mutation($id: ID!) { updateTag(id: $id, name: "their name") { id } }',
+        {"id": tag_id},
+    )
+    note = page.locator(".tag .edit-note")
+    expect(note).to_contain_text("Changed in another tab")
+    expect(note).to_contain_text("their name")
+    expect(name).to_have_value("my name for it")
+
+    api(context, server, "mutation($id: ID!) { deleteTag(id: $id) }", {"id": tag_id})
+    expect(note).to_contain_text("Deleted in another tab")
+    expect(name).to_have_value("my name for it")
+    page.get_by_role("button", name="Create it again").click()
+    expect(page.get_by_role("button", name="Show stories tagged my name for it")).to_be_visible()
+    expect(page.locator(".tag form.edit")).to_have_count(0)

@@ -300,7 +300,8 @@ function view(id, key, draw) {
     const el = draw();
     // Drawn again under the focus: the focus goes to the same control.
     const focused = drawn?.el.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
-    if (focused) refocus = () => el.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
+    // (Or to its Edit button, when that control is gone, as an untagged tag's ×.)
+    if (focused) refocus = () => (el.querySelector(`[data-focus="${CSS.escape(focused)}"]`) ?? el.querySelector("[data-focus=edit]"))?.focus();
     drawn = { key, el };
     views.set(id, drawn);
   }
@@ -675,7 +676,10 @@ function filterBy(tagId) {
 
 function onEvent(payload) {
   const event = payload.data?.channel;
-  if (!event) return;
+  if (!event) {
+    if (payload.errors?.length) showError(new Error(payload.errors[0].message));
+    return;
+  }
   if (held) held.push(event);
   else {
     apply(event);

@@ -172,3 +172,35 @@ def test_a_page_away_longer_than_the_history_fetches_its_state_again(forgetful, 
     assert len(posts) == 1
     change(forgetful, 'incrementCounter(name: "forgotten")')
     expect(page.locator("[data-history] li .change").first).to_have_text("70 → 71")
+
+
+def test_a_library_page_away_longer_than_the_history_fetches_once_and_keeps_a_draft(
+    forgetful, context
+):
+    page = context.new_page()
+    page.add_init_script(OFFLINE_SWITCH)
+    sign_up(page, forgetful.url, "long_away")
+    expect(page.get_by_role("status")).to_contain_text("Connected")
+    body = {"query": CREATE_STORY, "variables": {"u": "https://example.com/kept", "t": "Kept"}}
+    story_id = context.request.post(f"{forgetful.url}/graphql", data=body).json()["data"]
+    story_id = story_id["createStory"]["id"]
+    page.get_by_role("button", name="Edit Kept").click()
+    page.locator(".story form.edit input[name=title]").fill("Kept, my draft")
+
+    posts = go_offline(page)
+    rename = 'mutation($id: ID!) { updateStory(id: $id, title: "Kept, theirs") { id } }'
+    body = {"query": rename, "variables": {"id": story_id}}
+    assert "errors" not in context.request.post(f"{forgetful.url}/graphql", data=body).json()
+    for number in range(1, 36):  # 70 events: past the next trim, the page's position is gone
+        url, title = f"https://example.com/gone/{number}", f"Gone {number}"
+        body = {"query": CREATE_STORY, "variables": {"u": url, "t": title}}
+        assert "errors" not in context.request.post(f"{forgetful.url}/graphql", data=body).json()
+    come_back(page)
+
+    expect(page.get_by_text("36 stories")).to_be_visible()
+    expect(page.get_by_role("link", name="Gone 35")).to_be_visible()
+    expect(page.locator(".story")).to_have_count(36)
+    expect(page.locator(".story form.edit input[name=title]")).to_have_value("Kept, my draft")
+    expect(page.locator(".edit-note")).to_contain_text("Changed in another tab")
+    expect(page.locator(".edit-note")).to_contain_text("Kept, theirs")
+    assert len(posts) == 1

@@ -67,12 +67,14 @@ export class LiveConnection extends EventTarget {
     this.retryAt = null;
     this.wanted = false;
     addEventListener("offline", () => this.wentOffline());
-    addEventListener("online", () => this.retryNow());
+    // Not after a refusal ("disconnected" while wanted: a close code after
+    // which trying again cannot help); "Retry now" still can.
+    addEventListener("online", () => this.state !== "disconnected" && this.retryNow());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState !== "visible") return;
       // Back in view: a socket that looks open may have died meanwhile.
       if (this.state === "connected") this.checkAlive();
-      else this.retryNow();
+      else if (this.state !== "disconnected") this.retryNow();
     });
   }
 

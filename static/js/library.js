@@ -10,11 +10,14 @@
 // Applying an event twice leaves the same state, so an event that is both
 // in a fetch and delivered after it does no harm. The page fetches its
 // state only when filtering by a tag, and when the server says it cannot
-// replay what was missed.
+// replay what was missed. The state and how events change it live in
+// library-state.js, the Edit forms in library-edit.js; this module draws.
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { h } from "./dom.js";
 import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
+import { EditForm } from "./library-edit.js";
+import { LibraryState, PAGE, byName } from "./library-state.js";
 
 const root = document.querySelector("[data-library]");
 const storiesEl = root.querySelector("[data-stories]");
@@ -27,9 +30,9 @@ const tabsEl = root.querySelector("[data-tabs]");
 const STORY = "id url title description createdAt tags { id name color }";
 const TAG = "id name color";
 const LIBRARY = `query($tagId: ID) { library {
-  stories(first: 100, tagId: $tagId) { edges { node { ${STORY} } } }
+  stories(first: ${PAGE}, tagId: $tagId) { edges { node { ${STORY} } } }
   all: stories(first: 0) { totalCount }
-  tags(first: 100) { edges { node { ${TAG} } } } } }`;
+  tags(first: ${PAGE}) { edges { node { ${TAG} } } } } }`;
 const EVENTS = `subscription { channel(name: "library") { __typename
   ... on StoryCreateEvent { story { ${STORY} } }
   ... on StoryUpdateEvent { story { ${STORY} } }
@@ -53,18 +56,10 @@ const M = {
 
 // ------------------------------------------------------------------ state
 
-const stories = new Map(); // id → story, as the API shapes it
-let shown = []; // ids of the stories listed, newest first
-const tags = new Map(); // id → tag
-let total = 0; // stories in the library, filter or not
-let filterTagId = null;
-const edits = new Map(); // id → the open Edit form of that story or tag
-// How many events have been about each id: a mutation's answer is applied
-// only if none came meanwhile (they are newer than it, or the same).
-const touched = new Map();
-
-const byName = (a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.id.localeCompare(b.id);
-const time = (story) => Date.parse(story.createdAt) || 0;
+const state = new LibraryState({ refetch: () => refresh() });
+const { stories, tags, edits, touched } = state; // (the same maps throughout)
+const putStory = (story) => state.putStory(story);
+const putTag = (tag) => state.putTag(tag);
 
 // What the server rendered: the page's state at its stream position.
 function readRendered() {
@@ -83,127 +78,9 @@ function readRendered() {
       createdAt: item.dataset.created,
       tags: chips.map((chip) => tags.get(chip.dataset.tagId) ?? { id: chip.dataset.tagId, name: chip.textContent, color: chip.style.getPropertyValue("--tag") }),
     });
-    shown.push(item.dataset.id);
+    state.shown.push(item.dataset.id);
   }
-  total = Number.parseInt(totalEl.textContent, 10) || 0;
-}
-
-const carriesFilter = (story) => !filterTagId || story.tags.some((tag) => tag.id === filterTagId);
-
-function list(story) {
-  if (shown.includes(story.id)) return;
-  const at = shown.findIndex((id) => stories.has(id) && time(stories.get(id)) < time(story));
-  shown.splice(at < 0 ? shown.length : at, 0, story.id);
-}
-
-// Out of the list, unless its Edit form is open there: that stays.
-function unlist(id) {
-  if (!edits.has(id)) shown = shown.filter((each) => each !== id);
-}
-
-function putStory(story) {
-  stories.set(story.id, story);
-  if (carriesFilter(story)) list(story);
-  else unlist(story.id);
-  edits.get(story.id)?.changed(story);
-}
-
-function dropStory(id) {
-  stories.delete(id);
-  unlist(id);
-  edits.get(id)?.deleted();
-}
-
-function putTag(tag) {
-  tags.set(tag.id, tag);
-  for (const story of stories.values()) {
-    if (story.tags.some((each) => each.id === tag.id)) {
-      stories.set(story.id, { ...story, tags: story.tags.map((each) => (each.id === tag.id ? tag : each)).sort(byName) });
-    }
-  }
-  edits.get(tag.id)?.changed(tag);
-}
-
-function dropTag(id) {
-  tags.delete(id);
-  for (const story of stories.values()) {
-    if (story.tags.some((each) => each.id === id)) stories.set(story.id, { ...story, tags: story.tags.filter((each) => each.id !== id) });
-  }
-  edits.get(id)?.deleted();
-  if (filterTagId === id) {
-    filterTagId = null;
-    refresh(); // the whole list: the page holds only the tag's stories
-  }
-}
-
-function retag(storyId, tagIds, attached) {
-  const story = stories.get(storyId);
-  if (!story) {
-    // A story the page has not got is now one of the filter's.
-    if (attached && tagIds.includes(filterTagId)) refresh();
-    return;
-  }
-  const kept = story.tags.filter((tag) => !tagIds.includes(tag.id));
-  const added = attached ? tagIds.map((id) => tags.get(id)).filter(Boolean) : [];
-  putStory({ ...story, tags: [...kept, ...added].sort(byName) });
-}
-
-// One event of the library channel, applied to the state (not yet drawn).
-function apply(event) {
-  const about = event.story?.id ?? event.deletedStoryId ?? event.tag?.id ?? event.deletedTagId ?? event.storyId;
-  if (about) touched.set(about, (touched.get(about) ?? 0) + 1);
-  switch (event.__typename) {
-    case "StoryCreateEvent":
-    case "StoryUpdateEvent":
-      putStory(event.story);
-      break;
-    case "StoryDeleteEvent":
-      dropStory(event.deletedStoryId);
-      break;
-    case "TagCreateEvent":
-    case "TagUpdateEvent":
-      putTag(event.tag);
-      break;
-    case "TagDeleteEvent":
-      dropTag(event.deletedTagId);
-      break;
-    case "StoryTagEvent":
-      retag(event.storyId, event.tagIds, true);
-      break;
-    case "StoryUntagEvent":
-      retag(event.storyId, event.tagIds, false);
-      break;
-    case "LibraryChangeEvent":
-      total = event.totalStories;
-      break;
-    default:
-      break;
-  }
-}
-
-// A fetched library in place of the page's state; open Edit forms are
-// told what became of their item.
-function replaceState(library) {
-  const fetched = library.stories.edges.map((edge) => edge.node);
-  const fetchedTags = library.tags.edges.map((edge) => edge.node);
-  stories.clear();
-  for (const story of fetched) stories.set(story.id, story);
-  tags.clear();
-  for (const tag of fetchedTags) tags.set(tag.id, tag);
-  total = library.all.totalCount;
-  const open = shown.filter((id) => edits.get(id) instanceof StoryEdit);
-  shown = fetched.map((story) => story.id);
-  for (const id of open) {
-    const edit = edits.get(id);
-    if (stories.has(id)) edit.changed(stories.get(id));
-    else if (!filterTagId && fetched.length < 100) edit.deleted();
-    if (!shown.includes(id)) list(edit.story);
-  }
-  for (const [id, edit] of edits) {
-    if (!(edit instanceof TagEdit)) continue;
-    if (tags.has(id)) edit.changed(tags.get(id));
-    else if (fetchedTags.length < 100) edit.deleted();
-  }
+  state.total = Number.parseInt(totalEl.textContent, 10) || 0;
 }
 
 // Calls `task` (a mutation); applies its answer with `use` unless an event
@@ -255,9 +132,9 @@ function storyItem(story) {
           onclick: () => act(() => change(story.id, () => graphql(M.untagStory, { s: story.id, t: [tag.id] }).then((data) => data.untagStory), putStory)) }, "×"))))),
     h("div", { class: "story-actions" },
       picker,
-      h("button", { type: "button", "aria-label": `Edit ${story.title}`, dataset: { focus: "edit" }, onclick: () => openEdit(new StoryEdit(story)) }, "Edit"),
+      h("button", { type: "button", "aria-label": `Edit ${story.title}`, dataset: { focus: "edit" }, onclick: () => openEdit(storyEdit(story)) }, "Edit"),
       h("button", { type: "button", class: "danger", "aria-label": `Delete ${story.title}`, dataset: { focus: "delete" }, onclick: () => {
-        if (confirm(`Delete “${story.title}”?`)) act(() => change(story.id, () => graphql(M.deleteStory, { id: story.id }), () => dropStory(story.id)));
+        if (confirm(`Delete “${story.title}”?`)) act(() => change(story.id, () => graphql(M.deleteStory, { id: story.id }), () => state.dropStory(story.id)));
       } }, "Delete")),
   );
 }
@@ -275,14 +152,14 @@ function fillPicker(picker, story) {
 }
 
 function tagItem(tag) {
-  const active = filterTagId === tag.id;
+  const active = state.filterTagId === tag.id;
   return h("li", { class: "tag", dataset: { id: tag.id } },
     h("button", { type: "button", class: `chip-button${active ? " active" : ""}`, "aria-pressed": String(active), dataset: { focus: "filter" },
       "aria-label": `Show stories tagged ${tag.name}`, onclick: () => filterBy(active ? null : tag.id) }, chip(tag)),
     h("span", { class: "tag-actions" },
-      h("button", { type: "button", class: "link", "aria-label": `Edit tag ${tag.name}`, dataset: { focus: "edit" }, onclick: () => openEdit(new TagEdit(tag)) }, "Edit"),
+      h("button", { type: "button", class: "link", "aria-label": `Edit tag ${tag.name}`, dataset: { focus: "edit" }, onclick: () => openEdit(tagEdit(tag)) }, "Edit"),
       h("button", { type: "button", class: "link danger", "aria-label": `Delete tag ${tag.name}`, dataset: { focus: "delete" }, onclick: () => {
-        if (confirm(`Delete the tag “${tag.name}” from every story?`)) act(() => change(tag.id, () => graphql(M.deleteTag, { id: tag.id }), () => dropTag(tag.id)));
+        if (confirm(`Delete the tag “${tag.name}” from every story?`)) act(() => change(tag.id, () => graphql(M.deleteTag, { id: tag.id }), () => state.dropTag(tag.id)));
       } }, "Delete")),
   );
 }
@@ -324,6 +201,7 @@ const emptyStories = h("li", { class: "empty" });
 const emptyTags = h("li", { class: "empty" }, "No tags yet.");
 
 function render() {
+  const { total, shown, filterTagId } = state;
   totalEl.textContent = `${total} ${total === 1 ? "story" : "stories"}`;
   const storyEls = shown.filter((id) => stories.has(id) || edits.has(id)).map((id) => {
     const story = stories.get(id);
@@ -335,7 +213,7 @@ function render() {
   place(storiesEl, storyEls.length ? storyEls : [emptyStories]);
 
   const tagIds = [...tags.values()].sort(byName).map((tag) => tag.id);
-  for (const id of edits.keys()) if (edits.get(id) instanceof TagEdit && !tags.has(id)) tagIds.push(id);
+  for (const [id, edit] of edits) if (edit.kind === "tag" && !tags.has(id)) tagIds.push(id);
   const tagEls = tagIds.map((id) => {
     const tag = tags.get(id);
     return view(id, tag && JSON.stringify([tag.name, tag.color, filterTagId === id]), () => tagItem(tag));
@@ -368,258 +246,63 @@ function renderSoon() {
 
 // -------------------------------------------------------------- edit forms
 
-// A note in an open form about what another tab did to its item.
-function note(form, before, ...content) {
-  form.querySelector(".edit-note")?.remove();
-  if (!content.length) return;
-  before.before(h("div", { class: "edit-note", "aria-live": "polite" }, ...content));
-}
+const longColor = (color) => (color.length === 4 ? `#${[...color.slice(1)].map((c) => c + c).join("")}` : color);
+const closing = { close: (edit) => closeEdit(edit), refused };
 
-function changes(pairs) {
-  return h("dl", {}, ...pairs.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
-}
-
-class StoryEdit {
-  constructor(story) {
-    this.id = story.id;
-    this.story = story; // what the draft started from, or was last reconciled with
-    this.theirs = null;
-    this.saving = false;
-    const id = safeId(story.id);
-    this.save = h("button", { type: "submit", class: "primary" }, "Save");
-    this.buttons = h("div", { class: "row" }, this.save,
-      h("button", { type: "button", onclick: () => this.close() }, "Cancel"));
-    this.form = h("form", { class: "stack edit", novalidate: true, "aria-label": `Edit ${story.title}` },
+function storyEdit(story) {
+  const id = safeId(story.id);
+  return new EditForm(story, {
+    kind: "story",
+    label: `Edit ${story.title}`,
+    fields: [
+      { name: "title", label: "Title", show: (each) => each.title },
+      { name: "description", label: "Description", show: (each) => each.description ?? "(none)" },
+    ],
+    content: () => [
       h("label", { for: `t-${id}` }, "Title"),
       h("input", { id: `t-${id}`, name: "title", value: story.title, required: true, maxlength: 300 }),
       h("label", { for: `d-${id}` }, "Description"),
       h("textarea", { id: `d-${id}`, name: "description", rows: 2, maxlength: 5000 }, story.description ?? ""),
-      this.buttons);
-    this.form.addEventListener("submit", (submit) => {
-      submit.preventDefault();
-      this.submit();
-    });
-    this.el = h("li", { class: "story editing", dataset: { id: story.id } }, this.form);
-  }
-
-  focus() {
-    this.form.elements.title.focus();
-  }
-
-  draft() {
-    const description = this.form.elements.description.value.trim();
-    return { title: this.form.elements.title.value, description: description || null };
-  }
-
-  // The story changed elsewhere: if what the form shows changed, say so
-  // beside the draft and let the person choose.
-  changed(story) {
-    if (this.saving || this.gone) {
-      this.story = story;
-      return;
-    }
-    const same = (a, b) => a.title === b.title && a.description === b.description;
-    if (same(story, this.story)) {
-      this.story = story;
-      if (this.theirs) note(this.form, this.buttons);
-      this.theirs = null;
-      return;
-    }
-    const shownAlready = this.theirs && same(story, this.theirs);
-    this.theirs = story;
-    if (shownAlready) return; // (a tag added, say: nothing new to show)
-    const pairs = [];
-    if (story.title !== this.story.title) pairs.push(["Title now", story.title]);
-    if (story.description !== this.story.description) pairs.push(["Description now", story.description ?? "(none)"]);
-    note(this.form, this.buttons,
-      h("strong", {}, "Changed in another tab."),
-      h("span", {}, "Your draft is kept; their version:"),
-      changes(pairs),
-      h("div", { class: "row" },
-        h("button", { type: "button", class: "small", onclick: () => this.useTheirs() }, "Use theirs"),
-        h("button", { type: "button", class: "small", onclick: () => this.keepMine() }, "Keep mine")));
-  }
-
-  useTheirs() {
-    const { title, description } = this.theirs;
-    this.form.elements.title.value = title;
-    this.form.elements.description.value = description ?? "";
-    this.keepMine();
-  }
-
-  // Saving will write the draft over their version.
-  keepMine() {
-    this.story = this.theirs;
-    this.theirs = null;
-    note(this.form, this.buttons);
-    this.focus();
-  }
-
-  deleted() {
-    this.gone = true;
-    this.theirs = null;
-    this.save.disabled = true;
-    note(this.form, this.buttons,
-      h("strong", {}, "Deleted in another tab."),
-      h("span", {}, "Your draft is still here: add it again as a new story, or close it."),
-      h("div", { class: "row" },
-        h("button", { type: "button", class: "small", onclick: () => this.addAgain() }, "Add it again"),
-        h("button", { type: "button", class: "small", onclick: () => this.close() }, "Close")));
-    this.el.classList.add("gone");
-  }
-
-  close() {
-    closeEdit(this);
-  }
-
-  async submit() {
-    clearFieldErrors(this.form);
-    const { title, description } = this.draft();
-    if (!title.trim()) {
-      showFieldErrors(this.form, [["title", "Title can't be empty"]]);
-      return;
-    }
-    this.saving = true;
-    this.save.disabled = true;
-    try {
-      await change(this.id, () => graphql(M.updateStory, { id: this.id, t: title, d: description }).then((data) => data.updateStory), putStory);
-    } catch (error) {
-      this.saving = false;
-      this.save.disabled = Boolean(this.gone);
-      refused(this.form, error);
-      return;
-    }
-    closeEdit(this);
-  }
-
-  async addAgain() {
-    clearFieldErrors(this.form);
-    const { title, description } = this.draft();
-    try {
-      const story = await graphql(M.createStory, { u: this.story.url, t: title, d: description }).then((data) => data.createStory);
-      closeEdit(this);
-      if (!touched.has(story.id)) putStory(story);
-      render();
-    } catch (error) {
-      refused(this.form, error);
-    }
-  }
+    ],
+    draft: (form) => ({ title: form.elements.title.value, description: form.elements.description.value.trim() || null }),
+    fill: (form, each) => {
+      form.elements.title.value = each.title;
+      form.elements.description.value = each.description ?? "";
+    },
+    check: (draft) => (draft.title.trim() ? [] : [["title", "Title can't be empty"]]),
+    recreate: "Add it again",
+    gone: "Your draft is still here: add it again as a new story, or close it.",
+  }, {
+    ...closing,
+    save: ({ title, description }) => change(story.id, () => graphql(M.updateStory, { id: story.id, t: title, d: description }).then((data) => data.updateStory), putStory),
+    recreate: ({ title, description }) => change(null, () => graphql(M.createStory, { u: story.url, t: title, d: description }).then((data) => data.createStory), putStory),
+  });
 }
 
-const longColor = (color) => (color.length === 4 ? `#${[...color.slice(1)].map((c) => c + c).join("")}` : color);
-
-class TagEdit {
-  constructor(tag) {
-    this.id = tag.id;
-    this.tag = tag;
-    this.theirs = null;
-    this.saving = false;
-    this.save = h("button", { type: "submit", class: "primary" }, "Save");
-    this.buttons = h("div", { class: "row" }, this.save, h("button", { type: "button", onclick: () => this.close() }, "Cancel"));
-    this.form = h("form", { class: "stack edit", novalidate: true, "aria-label": `Edit tag ${tag.name}` },
-      h("div", { class: "row" },
-        h("input", { name: "name", value: tag.name, required: true, maxlength: 50, "aria-label": "Tag name" }),
-        h("input", { name: "color", type: "color", value: longColor(tag.color), "aria-label": "Tag colour" })),
-      this.buttons);
-    this.form.addEventListener("submit", (submit) => {
-      submit.preventDefault();
-      this.submit();
-    });
-    this.el = h("li", { class: "tag editing", dataset: { id: tag.id } }, this.form);
-  }
-
-  focus() {
-    this.form.elements.name.focus();
-  }
-
-  changed(tag) {
-    if (this.saving || this.gone) {
-      this.tag = tag;
-      return;
-    }
-    const same = (a, b) => a.name === b.name && a.color === b.color;
-    if (same(tag, this.tag)) {
-      this.tag = tag;
-      if (this.theirs) note(this.form, this.buttons);
-      this.theirs = null;
-      return;
-    }
-    const shownAlready = this.theirs && same(tag, this.theirs);
-    this.theirs = tag;
-    if (shownAlready) return;
-    const pairs = [];
-    if (tag.name !== this.tag.name) pairs.push(["Name now", tag.name]);
-    if (tag.color !== this.tag.color) pairs.push(["Colour now", chip(tag)]);
-    note(this.form, this.buttons,
-      h("strong", {}, "Changed in another tab."),
-      changes(pairs),
-      h("div", { class: "row" },
-        h("button", { type: "button", class: "small", onclick: () => this.useTheirs() }, "Use theirs"),
-        h("button", { type: "button", class: "small", onclick: () => this.keepMine() }, "Keep mine")));
-  }
-
-  useTheirs() {
-    this.form.elements.name.value = this.theirs.name;
-    this.form.elements.color.value = longColor(this.theirs.color);
-    this.keepMine();
-  }
-
-  keepMine() {
-    this.tag = this.theirs;
-    this.theirs = null;
-    note(this.form, this.buttons);
-    this.focus();
-  }
-
-  deleted() {
-    this.gone = true;
-    this.theirs = null;
-    this.save.disabled = true;
-    note(this.form, this.buttons,
-      h("strong", {}, "Deleted in another tab."),
-      h("div", { class: "row" },
-        h("button", { type: "button", class: "small", onclick: () => this.addAgain() }, "Create it again"),
-        h("button", { type: "button", class: "small", onclick: () => this.close() }, "Close")));
-  }
-
-  close() {
-    closeEdit(this);
-  }
-
-  values() {
-    return { n: this.form.elements.name.value, c: this.form.elements.color.value };
-  }
-
-  async submit() {
-    clearFieldErrors(this.form);
-    if (!this.form.elements.name.value.trim()) {
-      showFieldErrors(this.form, [["name", "Tag name can't be empty"]]);
-      return;
-    }
-    this.saving = true;
-    this.save.disabled = true;
-    try {
-      await change(this.id, () => graphql(M.updateTag, { id: this.id, ...this.values() }).then((data) => data.updateTag), putTag);
-    } catch (error) {
-      this.saving = false;
-      this.save.disabled = Boolean(this.gone);
-      refused(this.form, error);
-      return;
-    }
-    closeEdit(this);
-  }
-
-  async addAgain() {
-    clearFieldErrors(this.form);
-    try {
-      const tag = await graphql(M.createTag, this.values()).then((data) => data.createTag);
-      closeEdit(this);
-      if (!touched.has(tag.id)) putTag(tag);
-      render();
-    } catch (error) {
-      refused(this.form, error);
-    }
-  }
+function tagEdit(tag) {
+  return new EditForm(tag, {
+    kind: "tag",
+    label: `Edit tag ${tag.name}`,
+    fields: [
+      { name: "name", label: "Name", show: (each) => each.name },
+      { name: "color", label: "Colour", show: (each) => chip(each) },
+    ],
+    content: () => [h("div", { class: "row" },
+      h("input", { name: "name", value: tag.name, required: true, maxlength: 50, "aria-label": "Tag name" }),
+      h("input", { name: "color", type: "color", value: longColor(tag.color), "aria-label": "Tag colour" }))],
+    draft: (form) => ({ name: form.elements.name.value, color: form.elements.color.value }),
+    fill: (form, each) => {
+      form.elements.name.value = each.name;
+      form.elements.color.value = longColor(each.color);
+    },
+    check: (draft) => (draft.name.trim() ? [] : [["name", "Tag name can't be empty"]]),
+    recreate: "Create it again",
+    gone: "Your draft is still here: create it again, or close it.",
+  }, {
+    ...closing,
+    save: ({ name, color }) => change(tag.id, () => graphql(M.updateTag, { id: tag.id, n: name, c: color }).then((data) => data.updateTag), putTag),
+    recreate: ({ name, color }) => change(null, () => graphql(M.createTag, { n: name, c: color }).then((data) => data.createTag), putTag),
+  });
 }
 
 function openEdit(edit) {
@@ -631,8 +314,7 @@ function openEdit(edit) {
 // Back to the item as it is now; the focus to its Edit button.
 function closeEdit(edit) {
   if (edits.get(edit.id) !== edit) return;
-  edits.delete(edit.id);
-  if (!stories.has(edit.id)) shown = shown.filter((id) => id !== edit.id);
+  state.closed(edit.id);
   render();
   views.get(edit.id)?.el.querySelector("[data-focus=edit]")?.focus();
 }
@@ -656,20 +338,21 @@ let held = null;
 const refresh = oneAtATime(async () => {
   held = [];
   try {
-    const data = await graphql(LIBRARY, { tagId: filterTagId });
-    replaceState(data.library);
+    const { library } = await graphql(LIBRARY, { tagId: state.filterTagId });
+    const nodes = (connection) => connection.edges.map((edge) => edge.node);
+    state.replace(nodes(library.stories), nodes(library.tags), library.all.totalCount);
   } catch (error) {
     showError(error);
   } finally {
     const waiting = held;
     held = null;
-    for (const event of waiting) apply(event);
+    for (const event of waiting) state.apply(event);
     render();
   }
 });
 
 function filterBy(tagId) {
-  filterTagId = tagId;
+  state.filterTagId = tagId;
   render();
   refresh();
 }
@@ -682,7 +365,7 @@ function onEvent(payload) {
   }
   if (held) held.push(event);
   else {
-    apply(event);
+    state.apply(event);
     renderSoon();
   }
 }

@@ -76,7 +76,7 @@ function readRendered() {
       title: link.textContent,
       description: item.querySelector(".description")?.textContent ?? null,
       createdAt: item.dataset.created,
-      tags: chips.map((chip) => tags.get(chip.dataset.tagId) ?? { id: chip.dataset.tagId, name: chip.textContent, color: chip.style.getPropertyValue("--tag") }),
+      tags: chips.map((chip) => tags.get(chip.dataset.tagId) ?? { id: chip.dataset.tagId, name: chip.textContent, color: chip.style.getPropertyValue("--tag").trim() }),
     });
     state.shown.push(item.dataset.id);
   }

@@ -3,9 +3,10 @@ the small modules in static/js.
 
 A live page is rendered with the position of its stream (`position`), so
 that its script subscribes from there instead of fetching what the page
-already shows. The position is read before the data: a change committed
-in between is then both shown and sent again (the pages apply events
-idempotently), never lost.
+already shows. A library's position is read before its data: a change
+committed in between is then both shown and sent again (the page applies
+events idempotently), never lost. A counter's is its operation count, read
+with its value.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ async def _position(handler: PageHandler, topic: Topic) -> Position | None:
         return None
 
 
+async def _epoch(handler: PageHandler, topic: Topic) -> str | None:
+    """The epoch of the stream's history; None as for `_position`."""
+    try:
+        return await handler.services.history.epoch(topic)
+    except Exception as error:
+        log.warning("could not read the epoch of %s: %s", topic, error)
+        return None
+
+
 class HomeHandler(PageHandler):
     def get(self) -> None:
         self.render_page("index.html")
@@ -65,8 +75,11 @@ class CounterPageHandler(PageHandler):
         except DomainError as error:
             self.render_page("error.html", status=400, reason=str(error), status_code=400)
             return
-        position = await _position(self, counter_topic(name))
+        # A counter's offset is its operation count: the rendered one is
+        # exactly the position of what the page shows.
+        epoch = await _epoch(self, counter_topic(name))
         counter = Counter.lookup(name)
+        position = None if epoch is None else Position(counter.operation_count, epoch)
         watchers = await self.services.presence.count(counter_presence_key(name))
         self.render_page(
             "counter.html",

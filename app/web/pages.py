@@ -1,16 +1,54 @@
 """Server-rendered pages: readable without JavaScript, made live by
-the small modules in static/js."""
+the small modules in static/js.
+
+A live page is rendered with the position of its stream (`position`), so
+that its script subscribes from there instead of fetching what the page
+already shows. A library's position is read before its data: a change
+committed in between is then both shown and sent again (the page applies
+events idempotently), never lost. A counter's is its operation count, read
+with its value.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import tornado.web
 
 from app.db import in_database_thread
-from app.events import counter_presence_key, user_presence_key
+from app.events import (
+    Topic,
+    counter_presence_key,
+    counter_topic,
+    library_topic,
+    user_presence_key,
+)
 from app.models.counter import OPERATION_TYPES, Counter, check_name
 from app.models.errors import DomainError
 from app.models.library import overview
+from app.realtime.history import Position
 from app.web.base import PageHandler
+
+log = logging.getLogger(__name__)
+
+
+async def _position(handler: PageHandler, topic: Topic) -> Position | None:
+    """Where the stream is now; None when its history cannot be read (the
+    page's script then starts from "now" and fetches its state)."""
+    try:
+        return await handler.services.history.position(topic)
+    except Exception as error:  # Redis away, say: the page still renders
+        log.warning("could not read the position of %s: %s", topic, error)
+        return None
+
+
+async def _epoch(handler: PageHandler, topic: Topic) -> str | None:
+    """The epoch of the stream's history; None as for `_position`."""
+    try:
+        return await handler.services.history.epoch(topic)
+    except Exception as error:
+        log.warning("could not read the epoch of %s: %s", topic, error)
+        return None
 
 
 class HomeHandler(PageHandler):
@@ -33,13 +71,22 @@ class CountersPageHandler(PageHandler):
 class CounterPageHandler(PageHandler):
     async def get(self, name: str) -> None:
         try:
-            counter = Counter.lookup(name)
+            check_name(name)
         except DomainError as error:
             self.render_page("error.html", status=400, reason=str(error), status_code=400)
             return
+        # A counter's offset is its operation count: the rendered one is
+        # exactly the position of what the page shows.
+        epoch = await _epoch(self, counter_topic(name))
+        counter = Counter.lookup(name)
+        position = None if epoch is None else Position(counter.operation_count, epoch)
         watchers = await self.services.presence.count(counter_presence_key(name))
         self.render_page(
-            "counter.html", counter=counter, history=counter.recent_history(), watchers=watchers
+            "counter.html",
+            counter=counter,
+            history=counter.recent_history(),
+            watchers=watchers,
+            position=position,
         )
 
     async def post(self, name: str) -> None:
@@ -78,4 +125,7 @@ class LibraryPageHandler(PageHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         tabs = await self.services.presence.count(user_presence_key(self.current_user.id))
-        self.render_page("library.html", overview=overview(self.current_user), tabs=tabs)
+        position = await _position(self, library_topic(self.current_user.id))
+        self.render_page(
+            "library.html", overview=overview(self.current_user), tabs=tabs, position=position
+        )

@@ -1,8 +1,23 @@
 // The library page: the viewer's stories and tags, kept in step with every
 // other tab of the same user through the "library" channel.
+//
+// The page starts from what the server rendered, at the stream position it
+// was rendered at, and applies each event of the channel in place: only
+// the items an event is about are drawn again, so that an open Edit form,
+// its draft, caret and focus survive whatever other tabs do. A change to
+// the very item being edited is shown beside its form ("Changed in another
+// tab") and never written over the draft; its deletion is said there too.
+// Applying an event twice leaves the same state, so an event that is both
+// in a fetch and delivered after it does no harm. The page fetches its
+// state only when filtering by a tag, and when the server says it cannot
+// replay what was missed. The state and how events change it live in
+// library-state.js, the Edit forms in library-edit.js; this module draws.
 import { graphql } from "./graphql.js";
-import { LiveConnection, oneAtATime, showConnectionState } from "./live.js";
+import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { h } from "./dom.js";
+import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
+import { EditForm } from "./library-edit.js";
+import { LibraryState, PAGE, byName } from "./library-state.js";
 
 const root = document.querySelector("[data-library]");
 const storiesEl = root.querySelector("[data-stories]");
@@ -13,179 +28,413 @@ const filterEl = root.querySelector("[data-filter-note]");
 const tabsEl = root.querySelector("[data-tabs]");
 
 const STORY = "id url title description createdAt tags { id name color }";
+const TAG = "id name color";
 const LIBRARY = `query($tagId: ID) { library {
-  stories(first: 100, tagId: $tagId) { totalCount edges { node { ${STORY} } } }
+  stories(first: ${PAGE}, tagId: $tagId) { edges { node { ${STORY} } } }
   all: stories(first: 0) { totalCount }
-  tags(first: 100) { edges { node { id name color } } } } }`;
+  tags(first: ${PAGE}) { edges { node { ${TAG} } } } } }`;
+const EVENTS = `subscription { channel(name: "library") { __typename
+  ... on StoryCreateEvent { story { ${STORY} } }
+  ... on StoryUpdateEvent { story { ${STORY} } }
+  ... on StoryDeleteEvent { deletedStoryId }
+  ... on TagCreateEvent { tag { ${TAG} } }
+  ... on TagUpdateEvent { tag { ${TAG} } }
+  ... on TagDeleteEvent { deletedTagId }
+  ... on StoryTagEvent { storyId tagIds }
+  ... on StoryUntagEvent { storyId tagIds }
+  ... on LibraryChangeEvent { totalStories } } }`;
+const M = {
+  createStory: `mutation($u: String!, $t: String!, $d: String) { createStory(url: $u, title: $t, description: $d) { ${STORY} } }`,
+  updateStory: `mutation($id: ID!, $t: String, $d: String) { updateStory(id: $id, title: $t, description: $d) { ${STORY} } }`,
+  deleteStory: "mutation($id: ID!) { deleteStory(id: $id) }",
+  tagStory: `mutation($s: ID!, $t: [ID!]!) { tagStory(storyId: $s, tagIds: $t) { ${STORY} } }`,
+  untagStory: `mutation($s: ID!, $t: [ID!]!) { untagStory(storyId: $s, tagIds: $t) { ${STORY} } }`,
+  createTag: `mutation($n: String!, $c: String!) { createTag(name: $n, color: $c) { ${TAG} } }`,
+  updateTag: `mutation($id: ID!, $n: String, $c: String) { updateTag(id: $id, name: $n, color: $c) { ${TAG} } }`,
+  deleteTag: "mutation($id: ID!) { deleteTag(id: $id) }",
+};
 
-let state = { stories: [], tags: [], total: 0 };
-let filterTagId = null;
-const editing = new Set(); // ids of items whose edit form is open
+// ------------------------------------------------------------------ state
 
-function showError(error) {
-  errorEl.textContent = error ? error.message ?? String(error) : "";
-}
+const state = new LibraryState({ refetch: () => refresh() });
+const { stories, tags, edits, touched } = state; // (the same maps throughout)
+const putStory = (story) => state.putStory(story);
+const putTag = (tag) => state.putTag(tag);
 
-async function run(query, variables) {
-  try {
-    showError(null);
-    return await graphql(query, variables);
-  } catch (error) {
-    showError(error);
-    return null;
+// What the server rendered: the page's state at its stream position.
+function readRendered() {
+  for (const item of tagsEl.querySelectorAll(".tag[data-id]")) {
+    const { id, name, color } = item.dataset;
+    tags.set(id, { id, name, color });
   }
+  for (const item of storiesEl.querySelectorAll(".story[data-id]")) {
+    const link = item.querySelector(".story-title");
+    const chips = [...item.querySelectorAll(".chip[data-tag-id]")];
+    stories.set(item.dataset.id, {
+      id: item.dataset.id,
+      url: link.getAttribute("href"),
+      title: link.textContent,
+      description: item.querySelector(".description")?.textContent ?? null,
+      createdAt: item.dataset.created,
+      tags: chips.map((chip) => tags.get(chip.dataset.tagId) ?? { id: chip.dataset.tagId, name: chip.textContent, color: chip.style.getPropertyValue("--tag").trim() }),
+    });
+    state.shown.push(item.dataset.id);
+  }
+  state.total = Number.parseInt(totalEl.textContent, 10) || 0;
 }
+
+// Calls `task` (a mutation); applies its answer with `use` unless an event
+// about `id` came meanwhile (the event is as new as the answer, or newer).
+async function change(id, task, use) {
+  const before = touched.get(id) ?? 0;
+  const answer = await task();
+  const key = id ?? answer?.id;
+  if ((touched.get(key) ?? 0) === before) use(answer);
+  render();
+  return answer;
+}
+
+// ---------------------------------------------------------------- drawing
 
 function chip(tag, ...extra) {
   return h("span", { class: "chip", style: { "--tag": tag.color } }, h("span", { class: "swatch", "aria-hidden": "true" }), tag.name, ...extra);
 }
 
-function storyItem(story) {
-  const item = h("li", { class: "story", dataset: { id: story.id } });
-  if (editing.has(story.id)) {
-    const form = h("form", { class: "stack edit" },
-      h("label", { for: `t-${story.id}` }, "Title"),
-      h("input", { id: `t-${story.id}`, name: "title", value: story.title, required: true, maxlength: 300 }),
-      h("label", { for: `d-${story.id}` }, "Description"),
-      h("textarea", { id: `d-${story.id}`, name: "description", rows: 2, maxlength: 5000 }, story.description ?? ""),
-      h("div", { class: "row" },
-        h("button", { type: "submit", class: "primary" }, "Save"),
-        h("button", { type: "button", onclick: () => { editing.delete(story.id); render(); } }, "Cancel")));
-    form.addEventListener("submit", async (submit) => {
-      submit.preventDefault();
-      const description = form.elements.description.value.trim();
-      const done = await run("mutation($id: ID!, $t: String, $d: String) { updateStory(id: $id, title: $t, description: $d) { id } }",
-        { id: story.id, t: form.elements.title.value, d: description || null });
-      if (done) { editing.delete(story.id); await refresh(); }
-    });
-    item.append(form);
-    return item;
+const safeId = (id) => id.replace(/[^\w-]/g, "_");
+
+function showError(error) {
+  errorEl.textContent = error ? error.message ?? String(error) : "";
+}
+
+// Runs an action of a button; its failure is shown in the page's alert.
+async function act(task) {
+  showError(null);
+  try {
+    await task();
+  } catch (error) {
+    showError(error);
   }
-  const attached = new Set(story.tags.map((tag) => tag.id));
-  const addable = state.tags.filter((tag) => !attached.has(tag.id));
-  const picker = h("select", { "aria-label": `Add a tag to ${story.title}` },
-    h("option", { value: "" }, "Add tag…"), ...addable.map((tag) => h("option", { value: tag.id }, tag.name)));
-  picker.addEventListener("change", () => picker.value && run(
-    "mutation($s: ID!, $t: [ID!]!) { tagStory(storyId: $s, tagIds: $t) { id } }", { s: story.id, t: [picker.value] }).then(refresh));
-  item.append(
+}
+
+function storyItem(story) {
+  const picker = h("select", { "aria-label": `Add a tag to ${story.title}`, dataset: { focus: "picker" } });
+  picker.addEventListener("change", () => {
+    const tagId = picker.value;
+    if (!tagId) return;
+    act(() => change(story.id, () => graphql(M.tagStory, { s: story.id, t: [tagId] }).then((data) => data.tagStory), putStory));
+  });
+  return h("li", { class: "story", dataset: { id: story.id } },
     h("div", { class: "story-main" },
-      h("a", { class: "story-title", href: story.url, rel: "noopener noreferrer" }, story.title),
+      h("a", { class: "story-title", href: story.url, rel: "noopener noreferrer", dataset: { focus: "link" } }, story.title),
       story.description ? h("p", { class: "description" }, story.description) : null,
       h("p", { class: "chips" }, ...story.tags.map((tag) => chip(tag,
-        h("button", { type: "button", class: "chip-remove", "aria-label": `Remove tag ${tag.name} from ${story.title}`,
-          onclick: () => run("mutation($s: ID!, $t: [ID!]!) { untagStory(storyId: $s, tagIds: $t) { id } }", { s: story.id, t: [tag.id] }).then(refresh) }, "×"))))),
+        h("button", { type: "button", class: "chip-remove", "aria-label": `Remove tag ${tag.name} from ${story.title}`, dataset: { focus: `untag-${tag.id}` },
+          onclick: () => act(() => change(story.id, () => graphql(M.untagStory, { s: story.id, t: [tag.id] }).then((data) => data.untagStory), putStory)) }, "×"))))),
     h("div", { class: "story-actions" },
-      addable.length ? picker : null,
-      h("button", { type: "button", "aria-label": `Edit ${story.title}`, onclick: () => { editing.add(story.id); render(); } }, "Edit"),
-      h("button", { type: "button", class: "danger", "aria-label": `Delete ${story.title}`, onclick: () => {
-        if (confirm(`Delete “${story.title}”?`)) run("mutation($id: ID!) { deleteStory(id: $id) }", { id: story.id }).then(refresh);
+      picker,
+      h("button", { type: "button", "aria-label": `Edit ${story.title}`, dataset: { focus: "edit" }, onclick: () => openEdit(storyEdit(story)) }, "Edit"),
+      h("button", { type: "button", class: "danger", "aria-label": `Delete ${story.title}`, dataset: { focus: "delete" }, onclick: () => {
+        if (confirm(`Delete “${story.title}”?`)) act(() => change(story.id, () => graphql(M.deleteStory, { id: story.id }), () => state.dropStory(story.id)));
       } }, "Delete")),
   );
-  return item;
+}
+
+// The tags a story can still be given, refilled only when they change (a
+// focused, even open, picker keeps its place).
+function fillPicker(picker, story) {
+  const attached = new Set(story.tags.map((tag) => tag.id));
+  const addable = [...tags.values()].filter((tag) => !attached.has(tag.id)).sort(byName);
+  const key = JSON.stringify(addable.map((tag) => [tag.id, tag.name]));
+  if (picker.dataset.key === key) return;
+  picker.dataset.key = key;
+  picker.replaceChildren(h("option", { value: "" }, "Add tag…"), ...addable.map((tag) => h("option", { value: tag.id }, tag.name)));
+  picker.hidden = addable.length === 0;
 }
 
 function tagItem(tag) {
-  const item = h("li", { class: "tag", dataset: { id: tag.id } });
-  if (editing.has(tag.id)) {
-    const form = h("form", { class: "row edit" },
-      h("input", { name: "name", value: tag.name, required: true, maxlength: 50, "aria-label": "Tag name" }),
-      h("input", { name: "color", type: "color", value: tag.color.length === 4 ? `#${[...tag.color.slice(1)].map((c) => c + c).join("")}` : tag.color, "aria-label": "Tag colour" }),
-      h("button", { type: "submit", class: "primary" }, "Save"),
-      h("button", { type: "button", onclick: () => { editing.delete(tag.id); render(); } }, "Cancel"));
-    form.addEventListener("submit", async (submit) => {
-      submit.preventDefault();
-      const done = await run("mutation($id: ID!, $n: String, $c: String) { updateTag(id: $id, name: $n, color: $c) { id } }",
-        { id: tag.id, n: form.elements.name.value, c: form.elements.color.value });
-      if (done) { editing.delete(tag.id); await refresh(); }
-    });
-    item.append(form);
-    return item;
-  }
-  item.append(
-    h("button", { type: "button", class: `chip-button${filterTagId === tag.id ? " active" : ""}`, "aria-pressed": String(filterTagId === tag.id),
-      "aria-label": `Show stories tagged ${tag.name}`, onclick: () => { filterTagId = filterTagId === tag.id ? null : tag.id; refresh(); } }, chip(tag)),
+  const active = state.filterTagId === tag.id;
+  return h("li", { class: "tag", dataset: { id: tag.id } },
+    h("button", { type: "button", class: `chip-button${active ? " active" : ""}`, "aria-pressed": String(active), dataset: { focus: "filter" },
+      "aria-label": `Show stories tagged ${tag.name}`, onclick: () => filterBy(active ? null : tag.id) }, chip(tag)),
     h("span", { class: "tag-actions" },
-      h("button", { type: "button", class: "link", "aria-label": `Edit tag ${tag.name}`, onclick: () => { editing.add(tag.id); render(); } }, "Edit"),
-      h("button", { type: "button", class: "link danger", "aria-label": `Delete tag ${tag.name}`, onclick: () => {
-        if (confirm(`Delete the tag “${tag.name}” from every story?`)) run("mutation($id: ID!) { deleteTag(id: $id) }", { id: tag.id }).then(refresh);
+      h("button", { type: "button", class: "link", "aria-label": `Edit tag ${tag.name}`, dataset: { focus: "edit" }, onclick: () => openEdit(tagEdit(tag)) }, "Edit"),
+      h("button", { type: "button", class: "link danger", "aria-label": `Delete tag ${tag.name}`, dataset: { focus: "delete" }, onclick: () => {
+        if (confirm(`Delete the tag “${tag.name}” from every story?`)) act(() => change(tag.id, () => graphql(M.deleteTag, { id: tag.id }), () => state.dropTag(tag.id)));
       } }, "Delete")),
   );
-  return item;
 }
 
+// The item drawn for each id, and what it was drawn from: drawn again only
+// when that changes.
+const views = new Map();
+let refocus = null;
+
+function view(id, key, draw) {
+  const edit = edits.get(id);
+  if (edit) return edit.el;
+  let drawn = views.get(id);
+  if (!drawn || drawn.key !== key) {
+    const el = draw();
+    // Drawn again under the focus: the focus goes to the same control.
+    const focused = drawn?.el.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+    // (Or to its Edit button, when that control is gone, as an untagged tag's ×.)
+    if (focused) refocus = () => (el.querySelector(`[data-focus="${CSS.escape(focused)}"]`) ?? el.querySelector("[data-focus=edit]"))?.focus();
+    drawn = { key, el };
+    views.set(id, drawn);
+  }
+  return drawn.el;
+}
+
+// Puts `wanted` in `parent` in order, moving as few as it can: the ones in
+// place stay, so that a focus inside them stays too.
+function place(parent, wanted) {
+  const keep = new Set(wanted);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let cursor = parent.firstElementChild;
+  for (const el of wanted) {
+    if (el === cursor) cursor = cursor.nextElementSibling;
+    else parent.insertBefore(el, cursor);
+  }
+}
+
+const emptyStories = h("li", { class: "empty" });
+const emptyTags = h("li", { class: "empty" }, "No tags yet.");
+
 function render() {
-  const { stories, tags, total } = state;
+  const { total, shown, filterTagId } = state;
   totalEl.textContent = `${total} ${total === 1 ? "story" : "stories"}`;
-  storiesEl.replaceChildren(...(stories.length ? stories.map(storyItem) : [h("li", { class: "empty" }, filterTagId ? "No stories with this tag." : "No stories yet: add the first one above.")]));
-  tagsEl.replaceChildren(...(tags.length ? tags.map(tagItem) : [h("li", { class: "empty" }, "No tags yet.")]));
-  const filterTag = tags.find((tag) => tag.id === filterTagId);
+  const storyEls = shown.filter((id) => stories.has(id) || edits.has(id)).map((id) => {
+    const story = stories.get(id);
+    const el = view(id, story && JSON.stringify([story.url, story.title, story.description, story.tags]), () => storyItem(story));
+    if (!edits.has(id)) fillPicker(el.querySelector("select"), story);
+    return el;
+  });
+  emptyStories.textContent = filterTagId ? "No stories with this tag." : "No stories yet: add the first one above.";
+  place(storiesEl, storyEls.length ? storyEls : [emptyStories]);
+
+  const tagIds = [...tags.values()].sort(byName).map((tag) => tag.id);
+  for (const [id, edit] of edits) if (edit.kind === "tag" && !tags.has(id)) tagIds.push(id);
+  const tagEls = tagIds.map((id) => {
+    const tag = tags.get(id);
+    return view(id, tag && JSON.stringify([tag.name, tag.color, filterTagId === id]), () => tagItem(tag));
+  });
+  place(tagsEl, tagEls.length ? tagEls : [emptyTags]);
+
+  const live = new Set([...shown, ...tagIds]);
+  for (const id of views.keys()) if (!live.has(id)) views.delete(id);
+
+  const filterTag = tags.get(filterTagId);
   filterEl.hidden = !filterTag;
   if (filterTag) {
     filterEl.replaceChildren("Showing stories tagged ", chip(filterTag), " ",
-      h("button", { type: "button", class: "link", onclick: () => { filterTagId = null; refresh(); } }, "Show all"));
+      h("button", { type: "button", class: "link", onclick: () => filterBy(null) }, "Show all"));
   }
+  refocus?.();
+  refocus = null;
 }
 
-// One fetch at a time: what changes during it is fetched once after it (a
-// reconnect's replay of many events included). Later calls also see the
-// latest filter.
+// Many events in one go (a reconnect's replay) are drawn once.
+let drawing = false;
+function renderSoon() {
+  if (drawing) return;
+  drawing = true;
+  queueMicrotask(() => {
+    drawing = false;
+    render();
+  });
+}
+
+// -------------------------------------------------------------- edit forms
+
+const longColor = (color) => (color.length === 4 ? `#${[...color.slice(1)].map((c) => c + c).join("")}` : color);
+const closing = { close: (edit) => closeEdit(edit), refused };
+
+function storyEdit(story) {
+  const id = safeId(story.id);
+  return new EditForm(story, {
+    kind: "story",
+    label: `Edit ${story.title}`,
+    fields: [
+      { name: "title", label: "Title", show: (each) => each.title },
+      { name: "description", label: "Description", show: (each) => each.description ?? "(none)" },
+    ],
+    content: () => [
+      h("label", { for: `t-${id}` }, "Title"),
+      h("input", { id: `t-${id}`, name: "title", value: story.title, required: true, maxlength: 300 }),
+      h("label", { for: `d-${id}` }, "Description"),
+      h("textarea", { id: `d-${id}`, name: "description", rows: 2, maxlength: 5000 }, story.description ?? ""),
+    ],
+    draft: (form) => ({ title: form.elements.title.value, description: form.elements.description.value.trim() || null }),
+    fill: (form, each) => {
+      form.elements.title.value = each.title;
+      form.elements.description.value = each.description ?? "";
+    },
+    check: (draft) => (draft.title.trim() ? [] : [["title", "Title can't be empty"]]),
+    recreate: "Add it again",
+    gone: "Your draft is still here: add it again as a new story, or close it.",
+  }, {
+    ...closing,
+    save: ({ title, description }) => change(story.id, () => graphql(M.updateStory, { id: story.id, t: title, d: description }).then((data) => data.updateStory), putStory),
+    recreate: ({ title, description }) => change(null, () => graphql(M.createStory, { u: story.url, t: title, d: description }).then((data) => data.createStory), putStory),
+  });
+}
+
+function tagEdit(tag) {
+  return new EditForm(tag, {
+    kind: "tag",
+    label: `Edit tag ${tag.name}`,
+    fields: [
+      { name: "name", label: "Name", show: (each) => each.name },
+      { name: "color", label: "Colour", show: (each) => chip(each) },
+    ],
+    content: () => [h("div", { class: "row" },
+      h("input", { name: "name", value: tag.name, required: true, maxlength: 50, "aria-label": "Tag name" }),
+      h("input", { name: "color", type: "color", value: longColor(tag.color), "aria-label": "Tag colour" }))],
+    draft: (form) => ({ name: form.elements.name.value, color: form.elements.color.value }),
+    fill: (form, each) => {
+      form.elements.name.value = each.name;
+      form.elements.color.value = longColor(each.color);
+    },
+    check: (draft) => (draft.name.trim() ? [] : [["name", "Tag name can't be empty"]]),
+    recreate: "Create it again",
+    gone: "Your draft is still here: create it again, or close it.",
+  }, {
+    ...closing,
+    save: ({ name, color }) => change(tag.id, () => graphql(M.updateTag, { id: tag.id, n: name, c: color }).then((data) => data.updateTag), putTag),
+    recreate: ({ name, color }) => change(null, () => graphql(M.createTag, { n: name, c: color }).then((data) => data.createTag), putTag),
+  });
+}
+
+function openEdit(edit) {
+  edits.set(edit.id, edit);
+  render();
+  edit.focus();
+}
+
+// Back to the item as it is now; the focus to its Edit button.
+function closeEdit(edit) {
+  if (edits.get(edit.id) !== edit) return;
+  state.closed(edit.id);
+  render();
+  views.get(edit.id)?.el.querySelector("[data-focus=edit]")?.focus();
+}
+
+// A refused change: at its fields when the words are about them, else in
+// the page's alert.
+function refused(form, error) {
+  const errors = fromServer(error, form);
+  if (errors) showFieldErrors(form, errors);
+  else showError(error);
+}
+
+// ---------------------------------------------------------------- fetching
+
+// Events that arrive while the state is fetched wait here, to be applied
+// on top of it (again, if the fetch has them already: no harm).
+let held = null;
+
+// One fetch at a time: what changes during it is applied after it. Later
+// calls see the latest filter.
 const refresh = oneAtATime(async () => {
-  // Not through run(): a refresh that ends after a failed change (one queued
-  // behind another, say) must not clear that change's error.
-  let data;
+  held = [];
   try {
-    data = await graphql(LIBRARY, { tagId: filterTagId });
+    const { library } = await graphql(LIBRARY, { tagId: state.filterTagId });
+    const nodes = (connection) => connection.edges.map((edge) => edge.node);
+    state.replace(nodes(library.stories), nodes(library.tags), library.all.totalCount);
   } catch (error) {
     showError(error);
-    return;
+  } finally {
+    const waiting = held;
+    held = null;
+    for (const event of waiting) state.apply(event);
+    render();
   }
-  const library = data.library;
-  state = {
-    stories: library.stories.edges.map((edge) => edge.node),
-    tags: library.tags.edges.map((edge) => edge.node),
-    total: library.all.totalCount,
-  };
-  if (filterTagId && !state.tags.some((tag) => tag.id === filterTagId)) { filterTagId = null; refresh(); return; }
-  render();
 });
 
-// Events arrive in bursts (a change and its library:change): fetch once.
-let pending = null;
-function refreshSoon() {
-  clearTimeout(pending);
-  pending = setTimeout(refresh, 30);
+function filterBy(tagId) {
+  state.filterTagId = tagId;
+  render();
+  refresh();
 }
 
-root.querySelector("[data-add-story]").addEventListener("submit", async (submit) => {
+function onEvent(payload) {
+  const event = payload.data?.channel;
+  if (!event) {
+    if (payload.errors?.length) showError(new Error(payload.errors[0].message));
+    return;
+  }
+  if (held) held.push(event);
+  else {
+    state.apply(event);
+    renderSoon();
+  }
+}
+
+// ------------------------------------------------------------------ forms
+
+const addStory = root.querySelector("[data-add-story]");
+addStory.noValidate = true; // our words, at the field
+addStory.addEventListener("submit", async (submit) => {
   submit.preventDefault();
-  const form = submit.target;
-  const description = form.elements.description.value.trim();
-  const done = await run("mutation($u: String!, $t: String!, $d: String) { createStory(url: $u, title: $t, description: $d) { id } }",
-    { u: form.elements.url.value.trim(), t: form.elements.title.value, d: description || null });
-  if (done) { form.reset(); await refresh(); }
+  const form = addStory.elements;
+  clearFieldErrors(addStory);
+  showError(null);
+  const url = form.url.value.trim();
+  const title = form.title.value;
+  const description = form.description.value.trim();
+  const wrong = [];
+  if (!url) wrong.push(["url", "Enter the story's link, starting with https://"]);
+  else if (!/^https?:\/\//i.test(url)) wrong.push(["url", "Use a link that starts with https://"]);
+  if (!title.trim()) wrong.push(["title", "Title can't be empty"]);
+  if (wrong.length) {
+    showFieldErrors(addStory, wrong);
+    return;
+  }
+  try {
+    await change(null, () => graphql(M.createStory, { u: url, t: title, d: description || null }).then((data) => data.createStory), putStory);
+  } catch (error) {
+    refused(addStory, error);
+    return;
+  }
+  addStory.reset();
 });
 
-root.querySelector("[data-add-tag]").addEventListener("submit", async (submit) => {
+const addTag = root.querySelector("[data-add-tag]");
+addTag.noValidate = true;
+addTag.addEventListener("submit", async (submit) => {
   submit.preventDefault();
-  const form = submit.target;
-  const done = await run("mutation($n: String!, $c: String!) { createTag(name: $n, color: $c) { id } }",
-    { n: form.elements.name.value, c: form.elements.color.value });
-  if (done) { form.elements.name.value = ""; await refresh(); }
+  clearFieldErrors(addTag);
+  showError(null);
+  if (!addTag.elements.name.value.trim()) {
+    showFieldErrors(addTag, [["name", "Tag name can't be empty"]]);
+    return;
+  }
+  try {
+    await change(null, () => graphql(M.createTag, { n: addTag.elements.name.value, c: addTag.elements.color.value }).then((data) => data.createTag), putTag);
+  } catch (error) {
+    refused(addTag, error);
+    return;
+  }
+  addTag.elements.name.value = "";
 });
+
+// ------------------------------------------------------------------- live
+
+readRendered();
+render();
 
 const live = new LiveConnection();
 showConnectionState(live, root.querySelector("[role=status]"));
-live.subscribe('subscription { channel(name: "library") { __typename } }', {}, {
-  next: refreshSoon,
-  // The first time (the page may be older than the subscription), and when
-  // the server cannot resume the stream; a reconnect otherwise replays the
-  // events missed, which fetch through `next`.
+live.subscribe(EVENTS, {}, {
+  next: onEvent,
+  // Only when the server cannot replay what was missed (or the page was
+  // rendered without a position): a reconnect otherwise replays it.
   reset: refresh,
   error: (errors) => {
     if (errors[0]?.extensions?.code === "UNAUTHENTICATED") location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     else showError(new Error(errors[0]?.message));
   },
-});
+}, { since: renderedPosition(root) });
 // How many of the viewer's tabs are open, this one included.
 live.subscribe("subscription { libraryPresence { tabs } }", {}, {
   next: (payload) => {

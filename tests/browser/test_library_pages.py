@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_up
+from tests.browser.conftest import ARTIFACTS, sign_up
 
 WITHIN_A_SECOND = 1000
 
@@ -89,12 +89,105 @@ def test_tags_filter_rename_recolour_and_delete(server, context):
     expect(page.locator(".tags .tag")).to_have_count(0)
 
 
-def test_a_rule_broken_in_the_add_story_form_is_shown(server, context):
+def field_error(page, field):
+    """The message the page shows at `field`, by its aria-describedby."""
+    described = field.get_attribute("aria-describedby")
+    assert described, "the field points to no message"
+    return page.locator(f"#{described}")
+
+
+def test_a_rule_broken_in_the_add_story_form_is_shown_at_the_field(server, context):
     page = context.new_page()
     sign_up(page, server.url, "careful")
     add_story(page, "https://example.com/dup", "Original")
     add_story(page, "https://EXAMPLE.com/dup/", "Again", added=False)
-    expect(page.get_by_role("alert")).to_contain_text("already in your library")
+    url = page.get_by_label("URL")
+    expect(url).to_have_attribute("aria-invalid", "true")
+    expect(url).to_be_focused()
+    expect(field_error(page, url)).to_have_text(
+        "This link is already in your library, as “Original”."
+    )
+    # Fixed, the message goes.
+    url.fill("https://example.com/other")
+    page.get_by_role("button", name="Add story").click()
+    expect(page.get_by_role("link", name="Again")).to_be_visible()
+    expect(url).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_an_empty_title_and_a_bad_link_are_said_in_plain_words_at_their_fields(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "plain_words")
+    url, title = page.get_by_label("URL"), page.get_by_label("Title")
+    add_story(page, "ftp://example.com/file", "   ", added=False)
+    # Both are wrong: both say so, and the first of them has the focus.
+    expect(url).to_have_attribute("aria-invalid", "true")
+    expect(title).to_have_attribute("aria-invalid", "true")
+    expect(field_error(page, url)).to_have_text("Use a link that starts with https://")
+    expect(field_error(page, title)).to_have_text("Title can't be empty")
+    expect(url).to_be_focused()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "library-field-errors.png"))
+
+    # What only the server knows to refuse lands at the field too.
+    add_story(page, "https://", "A title", added=False)
+    expect(field_error(page, url)).to_have_text("Use a link that starts with https://")
+    expect(url).to_be_focused()
+    expect(title).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("0 stories")).to_be_visible()
+
+    # The same words in an edit form.
+    add_story(page, "https://example.com/fine", "Fine")
+    page.get_by_role("button", name="Edit Fine").click()
+    edit_title = page.locator(".story form.edit input[name=title]")
+    edit_title.fill("  ")
+    page.get_by_role("button", name="Save").click()
+    expect(edit_title).to_have_attribute("aria-invalid", "true")
+    expect(edit_title).to_be_focused()
+    expect(field_error(page, edit_title)).to_have_text("Title can't be empty")
+
+
+def test_after_show_all_the_filter_note_goes(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "filterer")
+    add_story(page, "https://example.com/f1", "Filtered one")
+    add_story(page, "https://example.com/f2", "Filtered two")
+    page.get_by_label("Tag name").fill("only")
+    page.get_by_role("button", name="Create tag").click()
+    page.get_by_label("Add a tag to Filtered one").select_option(label="only")
+    page.get_by_role("button", name="Show stories tagged only").click()
+    note = page.locator("[data-filter-note]")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Showing stories tagged")
+    page.get_by_role("button", name="Show all").click()
+    expect(page.locator(".story")).to_have_count(2)
+    expect(note).to_be_hidden()
+
+
+def test_a_tags_remove_button_is_at_least_24_px_square(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "tapper")
+    add_story(page, "https://example.com/tap", "Tap me")
+    page.get_by_label("Tag name").fill("small")
+    page.get_by_role("button", name="Create tag").click()
+    page.get_by_label("Add a tag to Tap me").select_option(label="small")
+    remove = page.get_by_role("button", name="Remove tag small from Tap me")
+    expect(remove).to_be_visible()
+    box = remove.bounding_box()
+    assert box["width"] >= 24, box
+    assert box["height"] >= 24, box
+
+
+def test_on_a_phone_the_tags_show_above_the_stories(server, browser):
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = phone.new_page()
+        sign_up(page, server.url, "on_the_phone")
+        tags = page.locator(".tags-card").bounding_box()
+        stories = page.locator("[data-stories]").bounding_box()
+        assert tags["y"] + tags["height"] <= stories["y"], (tags, stories)
+        assert tags["width"] <= 390
+    finally:
+        phone.close()
 
 
 def test_the_library_needs_a_login_and_returns_there_after_it(server, context):

@@ -12,6 +12,7 @@ with its value.
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 import tornado.web
 
@@ -30,6 +31,10 @@ from app.realtime.history import Position
 from app.web.base import PageHandler
 
 log = logging.getLogger(__name__)
+
+#: Changes the counter page charts (the most `history(first:)` gives) and lists.
+CHART_POINTS = 100
+HISTORY_ITEMS = 20
 
 
 async def _position(handler: PageHandler, topic: Topic) -> Position | None:
@@ -81,10 +86,15 @@ class CounterPageHandler(PageHandler):
         counter = Counter.lookup(name)
         position = None if epoch is None else Position(counter.operation_count, epoch)
         watchers = await self.services.presence.count(counter_presence_key(name))
+        history = counter.recent_history(CHART_POINTS)
         self.render_page(
             "counter.html",
             counter=counter,
-            history=counter.recent_history(),
+            history=history[:HISTORY_ITEMS],
+            # Oldest first, for the chart to start from what is rendered.
+            chart_points=[
+                [op.timestamp.replace(tzinfo=UTC).timestamp(), op.value] for op in reversed(history)
+            ],
             watchers=watchers,
             position=position,
         )

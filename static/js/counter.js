@@ -1,7 +1,7 @@
 // The counter page: live value and history over the counter(name:)
 // subscription, changes through GraphQL mutations.
 import { graphql } from "./graphql.js";
-import { LiveConnection, oneAtATime, showConnectionState } from "./live.js";
+import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 
@@ -24,14 +24,19 @@ const chart = new LiveChart(document.querySelector("[data-chart=value]"), {
   empty: "No change yet",
 });
 const seconds = (iso) => Date.parse(iso) / 1000;
+// The chart starts from the changes rendered into the page, oldest first.
+const points = JSON.parse(document.querySelector("[data-chart-points]")?.textContent || "[]");
+chart.set(points.map((p) => p[0]), points.map((p) => p[1]));
 
 const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
 // operationCounts of our own changes: they get no toast.
 const mine = new Set();
 // The operationCount of what is shown: each event is applied once, however
 // it arrives (live, replayed after a reconnect, or already in a fetch).
-// Unknown (null) in the server-rendered page until the first fetch.
-let shown = null;
+// The page is rendered with its stream position (its operationCount), and
+// subscribes from there, so it needs no fetch to start.
+const rendered = renderedPosition(root);
+let shown = rendered?.offset ?? null;
 // Events that arrive while the state is being fetched wait here, to be
 // applied on top of it if newer.
 let held = null;
@@ -128,7 +133,7 @@ live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FI
   next: (payload) => payload.data && onEvent(payload.data.counter),
   reset: refresh,
   error: (errors) => { errorEl.textContent = errors[0].message; },
-});
+}, { since: rendered });
 // How many watch this counter, across every server process.
 live.subscribe("subscription($name: String!) { counterPresence(name: $name) { watchers } }", { name }, {
   next: (payload) => {

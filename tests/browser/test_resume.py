@@ -34,11 +34,10 @@ CREATE_STORY = "mutation($u: String!, $t: String!) { createStory(url: $u, title:
 
 
 def open_page(context: BrowserContext, url: str) -> Page:
-    """Opens `url` once the page has fetched its state the first time."""
+    """Opens `url` and waits until its socket is connected."""
     page = context.new_page()
     page.add_init_script(OFFLINE_SWITCH)
-    with page.expect_response(lambda response: is_graphql_post(response.request)):
-        page.goto(url)
+    page.goto(url)
     expect(page.get_by_role("status")).to_contain_text("Connected")
     return page
 
@@ -140,6 +139,26 @@ def test_a_library_page_starts_from_what_it_rendered_without_fetching_it_again(s
     expect(page.get_by_role("link", name="After")).to_be_visible()
     expect(page.get_by_text("4 stories")).to_be_visible()
     expect(page.locator(".story")).to_have_count(4)
+    assert posts == []
+
+
+def test_a_counter_page_starts_from_what_it_rendered_without_fetching_it_again(server, context):
+    for _ in range(3):  # a counter that has moved on before the page loads
+        change(server, 'incrementCounter(name: "rendered", amount: 2)')
+    page = context.new_page()
+    posts: list[Request] = []
+    page.on("request", lambda request: is_graphql_post(request) and posts.append(request))
+    page.goto(f"{server.url}/counters/rendered")
+    root = page.locator("[data-counter]")
+    expect(root).to_have_attribute("data-offset", "3")
+    expect(root).to_have_attribute("data-epoch", re.compile(r"."))
+    expect(page.get_by_role("status")).to_contain_text("Connected")
+    expect(page.locator("[data-chart=value]")).to_have_attribute("data-points", "3")
+
+    change(server, 'incrementCounter(name: "rendered")')
+    expect(page.get_by_label("Counter value")).to_have_text("7")
+    expect(page.locator("[data-history] li .change").first).to_have_text("6 → 7")
+    expect(page.locator("[data-chart=value]")).to_have_attribute("data-points", "4")
     assert posts == []
 
 

@@ -17,6 +17,10 @@ Traps this session avoids, each learnt elsewhere:
 - Each operation runs in its own task: Tornado awaits `on_message`
   before reading the next frame, and one slow operation must not stall
   the socket.
+- A close reason is cut to the 123 bytes of UTF-8 a close frame can
+  carry: a 4409 naming a long or non-ASCII id must not fail to close and
+  turn into a 4500. A `type` that is not a string is a 4400, like any
+  unknown type.
 - After an `error` message no `complete` follows; after the client's own
   `complete` the server sends nothing more for that id.
 """
@@ -47,6 +51,8 @@ INTERNAL_ERROR = 4500
 
 #: Operations one connection may run at once.
 MAX_OPERATIONS = 100
+#: The most bytes of UTF-8 a close frame's reason can carry (RFC 6455 5.5).
+MAX_REASON_BYTES = 123
 
 
 class SubscribePayload(TypedDict):
@@ -177,8 +183,17 @@ def _valid_subscribe(message: dict[str, Any]) -> bool:
         isinstance(payload.get("query"), str)
         and _optional_object(payload.get("variables"))
         and _optional_object(payload.get("extensions"))
-        and isinstance(payload.get("operationName") or "", str)
+        and isinstance(payload.get("operationName", ""), str | None)
     )
+
+
+def fit_reason(reason: str) -> str:
+    """`reason` cut to what a close frame carries, on a character boundary
+    (a longer one would make the close itself fail)."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_REASON_BYTES:
+        return reason
+    return encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 class Session:
@@ -205,7 +220,8 @@ class Session:
         if not isinstance(message, dict):
             self.close(BAD_REQUEST, "Invalid message received: not a JSON object")
             return
-        handler = self._handlers.get(message.get("type"))  # type: ignore[arg-type]
+        kind = message.get("type")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             self.close(BAD_REQUEST, "Invalid message received: unknown type")
             return
@@ -255,7 +271,7 @@ class Session:
             return
         op_id: str = message["id"]
         if op_id in self.operations:
-            self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id[:80]} already exists")
+            self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id} already exists")
             return
         if len(self.operations) >= MAX_OPERATIONS:
             self.send_error(
@@ -350,7 +366,7 @@ class Session:
     def close(self, code: int, reason: str) -> None:
         if self.state is State.CLOSED:
             return
-        self.transport.close(code, reason)
+        self.transport.close(code, fit_reason(reason))
         self.closed()
 
     def closed(self) -> None:

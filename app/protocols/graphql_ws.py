@@ -115,13 +115,20 @@ class LiveOperation:
     """One running operation as a member of a live group: where its events
     go. It sends each stream offset once, in order: an event at or below
     the newest offset sent was already sent (or replayed), and while the
-    operation catches up, live events wait in `held`."""
+    operation catches up, live events wait in `held`.
 
-    __slots__ = ("held", "offset", "op_id", "session")
+    Only an operation that asked for stream positions (`extensions.since`
+    in its subscribe payload: `positions`) is told of a hole in its stream,
+    by a `next` without data. Standard clients never ask, and misread such
+    a `next` (Relay ends the subscription, Apollo and urql repeat the last
+    result, gql raises): they get only results with data."""
 
-    def __init__(self, session: Session, op_id: str) -> None:
+    __slots__ = ("held", "offset", "op_id", "positions", "session")
+
+    def __init__(self, session: Session, op_id: str, positions: bool = False) -> None:
         self.session = session
         self.op_id = op_id
+        self.positions = positions
         self.offset = -1
         self.held: list[tuple[int, bytes]] | None = None
 
@@ -144,7 +151,7 @@ class LiveOperation:
         self.session.push(self.op_id, payload, {})
 
     def skipped(self, offset: int) -> bool:
-        return self.held is None and 0 <= self.offset < offset - 1
+        return self.positions and self.held is None and 0 <= self.offset < offset - 1
 
     def start_at(self, offset: int) -> None:
         self.offset = max(self.offset, offset)
@@ -158,6 +165,12 @@ class LiveOperation:
 
     def forget(self) -> None:
         self.held = None
+
+
+def asks_for_positions(payload: SubscribePayload) -> bool:
+    """Whether a subscribe payload names a stream position to go on from
+    (`extensions.since`): only such a client is sent data-less notices."""
+    return (payload.get("extensions") or {}).get("since") is not None
 
 
 def next_message(op_id: str, payload: bytes) -> bytes:

@@ -135,6 +135,8 @@ class _Operations(protocol.Application):
             services.live,
             payload,
             build_context(self.handler, self.handler.credential),
-            protocol.LiveOperation(self.handler.session, op_id),
+            protocol.LiveOperation(
+                self.handler.session, op_id, protocol.asks_for_positions(payload)
+            ),
             services.history,
         )

@@ -21,6 +21,9 @@ Traps this session avoids, each learnt elsewhere:
   carry: a 4409 naming a long or non-ASCII id must not fail to close and
   turn into a 4500. A `type` that is not a string is a 4400, like any
   unknown type.
+- A result over `MAX_RESULT_BYTES` is not sent: its operation gets an
+  `error` saying so (a subscription ends with it) and the connection
+  stays open, rather than being cut off as a slow consumer.
 - After an `error` message no `complete` follows; after the client's own
   `complete` the server sends nothing more for that id.
 """
@@ -53,6 +56,10 @@ INTERNAL_ERROR = 4500
 MAX_OPERATIONS = 100
 #: The most bytes of UTF-8 a close frame's reason can carry (RFC 6455 5.5).
 MAX_REASON_BYTES = 123
+#: The largest `next` message sent; a larger result is an `error` for its
+#: operation, and the connection carries on. (As large as the slow-consumer
+#: bound, app.realtime.writer.MAX_PENDING_BYTES.)
+MAX_RESULT_BYTES = 1024 * 1024
 
 
 class SubscribePayload(TypedDict):
@@ -200,6 +207,17 @@ def _valid_subscribe(message: dict[str, Any]) -> bool:
     )
 
 
+def too_large(size: int) -> list[dict[str, Any]]:
+    """The error for a result of `size` bytes, over `MAX_RESULT_BYTES`."""
+    return [
+        {
+            "message": f"The result is {size / 1_000_000:.1f} MB; results over the socket "
+            f"are limited to {MAX_RESULT_BYTES // (1024 * 1024)} MiB. Ask for fewer items.",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
+
+
 def fit_reason(reason: str) -> str:
     """`reason` cut to what a close frame carries, on a character boundary
     (a longer one would make the close itself fail)."""
@@ -334,6 +352,10 @@ class Session:
         message = shared.get(key)
         if message is None:
             message = shared[key] = next_message(op_id, payload)
+        if len(message) > MAX_RESULT_BYTES:  # type: ignore[arg-type]
+            self.operations.pop(op_id).cancel()
+            self.send_error(op_id, too_large(len(message)))  # type: ignore[arg-type]
+            return
         self.transport.send_text(message, shared)  # type: ignore[arg-type]
 
     async def _run(self, op_id: str, payload: SubscribePayload) -> None:
@@ -342,7 +364,10 @@ class Session:
             async for result in results:
                 if not self._owns(op_id):
                     return
-                self.transport.send({"id": op_id, "type": "next", "payload": result})
+                message = orjson.dumps({"id": op_id, "type": "next", "payload": result})
+                if len(message) > MAX_RESULT_BYTES:
+                    raise OperationError(too_large(len(message)))
+                self.transport.send_text(message, {})
             if self._owns(op_id):
                 self.transport.send({"id": op_id, "type": "complete"})
         except OperationError as failure:

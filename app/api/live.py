@@ -78,6 +78,9 @@ class TopicSource(AsyncIterator[object]):
 class Member(Protocol):
     """One subscriber: where its group sends the payload of each event."""
 
+    def joined(self) -> None:
+        """It has joined its group: from now on a running subscription."""
+
     def hold(self) -> None:
         """Starts catching up: live events wait until `release`."""
 
@@ -199,6 +202,7 @@ class SubscriptionGroup:
         if member not in self.members:
             self.members[member] = None
             metrics.subscriptions.labels("graphql").inc()
+            member.joined()
 
     def leave(self, member: Member) -> None:
         if self.members.pop(member, False) is None:

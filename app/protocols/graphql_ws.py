@@ -139,6 +139,9 @@ class LiveOperation:
         self.offset = -1
         self.held: list[tuple[int, bytes]] | None = None
 
+    def joined(self) -> None:
+        self.session.subscribed.add(self.op_id)
+
     def hold(self) -> None:
         self.held = []
 
@@ -233,6 +236,11 @@ class Session:
         self.application = application
         self.state = State.AWAITING_INIT
         self.operations: dict[str, asyncio.Task[None]] = {}
+        #: Ids of the operations that are running subscriptions (the rest
+        #: are queries and mutations on their way to a result).
+        self.subscribed: set[str] = set()
+        #: Closing for a restart: no operation is started any more.
+        self.stopping = False
 
     # ---------------------------------------------------------- receiving
 
@@ -301,6 +309,8 @@ class Session:
             self.close(BAD_REQUEST, "Invalid message received: malformed subscribe")
             return
         op_id: str = message["id"]
+        if self.stopping:
+            return  # the socket closes (1012) once the running ones are answered
         if op_id in self.operations:
             self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id} already exists")
             return
@@ -325,6 +335,7 @@ class Session:
             self.close(BAD_REQUEST, "Invalid message received: complete needs an id")
             return
         task = self.operations.pop(op_id, None)
+        self.subscribed.discard(op_id)
         if task is not None:
             task.cancel()
 
@@ -354,6 +365,7 @@ class Session:
             message = shared[key] = next_message(op_id, payload)
         if len(message) > MAX_RESULT_BYTES:  # type: ignore[arg-type]
             self.operations.pop(op_id).cancel()
+            self.subscribed.discard(op_id)
             self.send_error(op_id, too_large(len(message)))  # type: ignore[arg-type]
             return
         self.transport.send_text(message, shared)  # type: ignore[arg-type]
@@ -391,6 +403,17 @@ class Session:
             await results.aclose()  # type: ignore[attr-defined]
             if self._owns(op_id):
                 del self.operations[op_id]
+                self.subscribed.discard(op_id)
+
+    async def finish_requests(self) -> None:
+        """Starts no more operations and waits until the queries and
+        mutations running have sent their results (subscriptions never
+        finish: not waited for), so that a change made is never left
+        unanswered by a restart."""
+        self.stopping = True
+        running = [task for op_id, task in self.operations.items() if op_id not in self.subscribed]
+        if running:
+            await asyncio.wait(running)
 
     def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         self.transport.send({"id": op_id, "type": "error", "payload": errors})
@@ -410,6 +433,7 @@ class Session:
     def closed(self) -> None:
         """The socket is gone: stop every operation."""
         self.state = State.CLOSED
+        self.subscribed.clear()
         operations, self.operations = self.operations, {}
         for task in operations.values():
             task.cancel()

@@ -93,3 +93,36 @@ async def test_a_result_over_1_mib_is_an_error_for_its_operation_and_the_socket_
     await socket.subscribe("small", "{ viewer { username } }")
     assert await socket.next_payload("small") == {"data": {"viewer": {"username": "hoarder"}}}
     assert await socket.receive() == {"id": "small", "type": "complete"}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_subscription_event_over_1_mib_ends_that_subscription_with_an_error(
+    clients, registry
+):
+    token = await sign_up(clients, "echo")
+    copies = " ".join(f"c{n}: story {{ description }}" for n in range(250))  # ~1.25 MB
+    socket = await open_graphql_socket(clients, headers=bearer(token))
+    await socket.init()
+    await socket.subscribe(
+        "huge",
+        f'subscription {{ channel(name: "library") {{ ... on StoryCreateEvent {{ {copies} }} }} }}',
+    )
+    await socket.subscribe("small", 'subscription { channel(name: "library") { __typename } }')
+    for _ in range(250):  # until both groups listen
+        if sum(n for topic, n in registry.topics().items() if topic[-1] == "library") == 2:
+            break
+        await asyncio.sleep(0.02)
+    await clients.data(
+        'mutation($d: String) { createStory(url: "https://example.com/e", title: "E", description: $d) { id } }',
+        {"d": "e" * 5000},
+        token,
+    )
+    frames = [await socket.receive() for _ in range(3)]  # small's 2 events, huge's error
+    [error] = [frame for frame in frames if frame["id"] == "huge"]
+    assert error["type"] == "error"
+    assert "results over the socket are limited to 1 MiB" in error["payload"][0]["message"]
+    assert [frame["type"] for frame in frames if frame["id"] == "small"] == ["next", "next"]
+    # The connection goes on, and so does the other subscription; the ended one is quiet.
+    await clients.data('mutation { createTag(name: "T", color: "#abc") { id } }', token=token)
+    assert [(await socket.receive())["id"] for _ in range(2)] == ["small", "small"]
+    await socket.nothing_more()

@@ -140,7 +140,7 @@ class LiveOperation:
         self.held: list[tuple[int, bytes]] | None = None
 
     def joined(self) -> None:
-        self.session.subscribed.add(self.op_id)
+        self.session.joined(self.op_id)
 
     def hold(self) -> None:
         self.held = []
@@ -241,6 +241,8 @@ class Session:
         self.subscribed: set[str] = set()
         #: Closing for a restart: no operation is started any more.
         self.stopping = False
+        #: While stopping: done when an operation becomes a subscription.
+        self._settled: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------- receiving
 
@@ -411,9 +413,19 @@ class Session:
         finish: not waited for), so that a change made is never left
         unanswered by a restart."""
         self.stopping = True
-        running = [task for op_id, task in self.operations.items() if op_id not in self.subscribed]
-        if running:
-            await asyncio.wait(running)
+        while running := [
+            task for op_id, task in self.operations.items() if op_id not in self.subscribed
+        ]:
+            # Each ends, or turns out to be a subscription (joins its group).
+            self._settled = asyncio.get_running_loop().create_future()
+            await asyncio.wait([*running, self._settled], return_when=asyncio.FIRST_COMPLETED)
+        self._settled = None
+
+    def joined(self, op_id: str) -> None:
+        """The operation `op_id` is a running subscription from now on."""
+        self.subscribed.add(op_id)
+        if self._settled is not None and not self._settled.done():
+            self._settled.set_result(None)
 
     def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         self.transport.send({"id": op_id, "type": "error", "payload": errors})

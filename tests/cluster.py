@@ -103,3 +103,28 @@ def running_pair(
     finally:
         stop(a.process)
         stop(b.process)
+
+
+async def lose_an_event(redis: Redis, processes: tuple[Process, ...], change: str) -> None:
+    """Makes a hole in a stream for the other processes' subscribers: with
+    Redis stopped, `change` (a mutation) is made on the first process and
+    reaches only that process's sockets; then Redis comes back."""
+    redis.stop()
+    reply = await processes[0].graphql_async(change)
+    assert "errors" not in reply, reply
+    redis.start()
+    for process in processes:
+        await asyncio.to_thread(wait_connected, process, 30)
+
+
+async def wait_watchers(process: Process, counter: str, expected: int, timeout: float = 10) -> None:
+    """Waits until `counter` has `expected` watchers (running subscriptions
+    count): a subscription is in place once it is counted."""
+    deadline = time.monotonic() + timeout
+    query = "query($n: String!) { counter(name: $n) { watchers } }"
+    while True:
+        reply = await process.graphql_async(query, {"n": counter})
+        if reply["data"]["counter"]["watchers"] == expected:
+            return
+        assert time.monotonic() < deadline, f"{counter} never had {expected} watchers: {reply}"
+        await asyncio.sleep(0.05)

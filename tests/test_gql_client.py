@@ -15,6 +15,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.clients import sign_up
+from tests.cluster import lose_an_event, running_pair, wait_watchers
 
 
 def transport(clients, **kwargs):
@@ -64,3 +65,51 @@ async def test_gql_sees_an_unauthenticated_library_subscription_as_a_query_error
         assert refused.value.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
         # The same connection still serves.
         assert await session.execute(gql("{ viewer { username } }")) == {"viewer": None}
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_gql_across_a_hole_gets_only_events_with_data_and_keeps_going(
+    tmp_path, postgres, private_redis
+):
+    """A subscription that never asked for positions (no `extensions.since`)
+    is not told of a hole with a data-less `next`, on which gql would raise."""
+    increment = 'mutation { incrementCounter(name: "gaps") { value } }'
+    with running_pair(tmp_path, postgres, private_redis) as (a, b):
+        ws = WebsocketsTransport(url=f"{b.ws}/graphql")
+        async with Client(transport=ws, fetch_schema_from_transport=False) as session:
+            heard: asyncio.Queue[dict] = asyncio.Queue()
+
+            async def listen() -> None:
+                async for result in session.subscribe(
+                    gql('subscription { counter(name: "gaps") { value } }')
+                ):
+                    heard.put_nowait(result)
+
+            listening = asyncio.ensure_future(listen())
+
+            async def next_result() -> dict:
+                getting = asyncio.ensure_future(heard.get())
+                done, _ = await asyncio.wait(
+                    {getting, listening}, timeout=10, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getting in done:
+                    return getting.result()
+                getting.cancel()
+                if listening in done:
+                    listening.result()  # gql's error, if it raised one
+                    raise AssertionError("the subscription ended")
+                raise AssertionError("no event within 10 s")
+
+            try:
+                await wait_watchers(b, "gaps", 1)
+                values = []
+                await a.graphql_async(increment)
+                values.append(await next_result())
+                await lose_an_event(private_redis, (a, b), increment)  # 2 never reaches b
+                for _ in range(2):
+                    await a.graphql_async(increment)
+                    values.append(await next_result())
+                assert values == [{"counter": {"value": value}} for value in (1, 3, 4)]
+            finally:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)

@@ -61,6 +61,9 @@ async def test_ping_gets_pong_echoing_its_payload_before_and_after_init(clients)
         '{"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "variables": [1]}}',
         '{"type": "complete"}',
         '{"type": "ping", "payload": 5}',
+        '{"type": ["subscribe"]}',
+        '{"type": {"a": 1}}',
+        '{"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "operationName": 0}}',
     ],
 )
 @pytest.mark.gen_test
@@ -100,6 +103,20 @@ async def test_a_duplicate_operation_id_closes_with_4409(clients):
     await socket.subscribe("dup", COUNTER_SUB)
     await socket.subscribe("dup", COUNTER_SUB)
     assert await socket.closed() == (4409, "Subscriber for dup already exists")
+
+
+@pytest.mark.parametrize(
+    "op_id", ["é" * 80, "😀" * 40, "x" * 500], ids=["two-byte", "four-byte", "long"]
+)
+@pytest.mark.gen_test
+async def test_a_duplicate_long_or_non_ascii_id_still_closes_with_4409(clients, op_id):
+    socket = await acked(clients)
+    await socket.subscribe(op_id, COUNTER_SUB)
+    await socket.subscribe(op_id, COUNTER_SUB)
+    code, reason = await socket.closed()
+    assert code == 4409
+    assert reason.startswith("Subscriber for ")
+    assert len(reason.encode()) <= 123  # what a close frame can carry
 
 
 SLOW_SIGN_UP = 'mutation { signUp(username: "slowpoke", password: "correct horse") { token } }'

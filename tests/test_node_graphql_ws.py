@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from tests.cluster import lose_an_event, running_pair, wait_watchers
 from tests.documents import LIBRARY_SUBSCRIPTION
-from tests.node_clients import run_node
+from tests.node_clients import run_node, start_node
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -72,3 +73,33 @@ async def test_the_npm_client_hears_library_changes_in_order_with_only_the_selec
     assert channel[2]["tag"]["color"] == "#abc"
     assert channel[4]["story"]["description"] == "2"
     assert channel[5] == {"type": "library:change", "totalStories": 2, "totalTags": 1}
+
+
+HOLEY = 'subscription { counter(name: "holey") { value } }'
+INCREMENT_HOLEY = 'mutation { incrementCounter(name: "holey") { value } }'
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_the_npm_client_across_a_hole_gets_only_events_with_data_and_keeps_going(
+    tmp_path, postgres, private_redis
+):
+    """A subscription that never asked for positions (no `extensions.since`)
+    is not told of a hole with a data-less `next`: Relay would end on it,
+    Apollo and urql repeat the last event. It gets the events it can."""
+    with running_pair(tmp_path, postgres, private_redis) as (a, b):
+        node = await start_node("graphql-ws-subscriber.mjs", b.ws + "/graphql", HOLEY)
+        try:
+            assert await node.report() == {"connected": True}
+            await wait_watchers(b, "holey", 1)
+            await a.graphql_async(INCREMENT_HOLEY)
+            first = await node.report()
+            await lose_an_event(private_redis, (a, b), INCREMENT_HOLEY)  # 2 never reaches b
+            await a.graphql_async(INCREMENT_HOLEY)
+            after = await node.report()
+            await a.graphql_async(INCREMENT_HOLEY)
+            later = await node.report()
+            reports = [first, after, later]
+            assert all("data" in report.get("next", {}) for report in reports), reports
+            assert [report["next"]["data"]["counter"]["value"] for report in reports] == [1, 3, 4]
+        finally:
+            await node.close()

@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -279,3 +280,66 @@ async def test_a_history_begun_afresh_in_redis_starts_where_the_database_is(pair
     await a.graphql_async('mutation { incrementCounter(name: "renewed") { value } }')
     event = await counter.receive()
     assert (event["type"], event["offset"], event["epoch"]) == ("increment", 3, start["epoch"])
+
+
+STORM = 'subscription { counter(name: "storm") { value } }'
+
+
+async def _graphql_offsets(socket: GraphQLSocket, last: int) -> tuple[list[int], int]:
+    """Every event's offset, in arrival order, up to `last`; and how many
+    data-less notices (a hole, refetch) came."""
+    seen: list[int] = []
+    notices = 0
+    while not seen or seen[-1] < last:
+        payload = await socket.next_payload("storm", timeout=30)
+        if "data" not in payload:
+            notices += 1
+            continue
+        seen.append(payload["extensions"]["stream"]["offset"])
+    return seen, notices
+
+
+async def _counter_offsets(socket, last: int, results: int = 0) -> tuple[list[int], int]:
+    """The offsets of every increment a counter socket heard, up to `last`,
+    and its reset frames; also waits for `results` incrementResult frames."""
+    seen: list[int] = []
+    resets = 0
+    answered = 0
+    while not seen or seen[-1] < last or answered < results:
+        frame = await socket.receive(timeout=30)
+        if frame["type"] == "increment":
+            seen.append(frame["offset"])
+        elif frame["type"] == "reset":
+            resets += 1
+        elif frame["type"] == "incrementResult":
+            answered += 1
+    return seen, resets
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_2000_changes_through_both_processes_reach_every_subscriber_once_in_order(pair):
+    a, b = pair
+    total, writers_per_process = 2000, 2
+    per_writer = total // (2 * writers_per_process)
+    subscriptions, watchers = [], []
+    for process in (a, b):
+        socket = await process.graphql_socket()
+        await socket.subscribe("storm", STORM, extensions={"since": "now"})
+        assert (await socket.next_payload("storm"))["extensions"]["stream"]["offset"] == 0
+        subscriptions.append(socket)
+        watchers.append(await process.counter_socket("storm"))
+    writers = [await p.counter_socket("storm") for p in (a, b) for _ in range(writers_per_process)]
+
+    heard = [asyncio.ensure_future(_graphql_offsets(s, total)) for s in subscriptions]
+    heard += [asyncio.ensure_future(_counter_offsets(w, total)) for w in watchers]
+    heard += [asyncio.ensure_future(_counter_offsets(w, total, per_writer)) for w in writers]
+    increment = orjson.dumps({"type": "increment"}).decode()
+    for _ in range(per_writer):  # alternately through both processes, all at once
+        for writer in writers:
+            await writer.connection.write_message(increment)
+    outcomes = await asyncio.gather(*heard)
+
+    # No hole notice and no reset anywhere: nothing was lost on the way.
+    assert [notices for _, notices in outcomes] == [0] * len(outcomes)
+    for offsets_heard, _ in outcomes:  # each event once, in offset order
+        assert offsets_heard == list(range(1, total + 1))

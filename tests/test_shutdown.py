@@ -11,7 +11,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -59,3 +59,87 @@ async def test_sigterm_closes_sockets_with_1012_and_finishes_requests_in_flight(
         client.close()
         output = stop(process)
     assert "stopping: closing 2 sockets, finishing 1 requests in flight" in output
+
+
+async def _acknowledged(socket, kind: str) -> tuple[int, int | None]:
+    """Reads a socket to its end: the results (frames of type `kind`) it
+    got, and its close code."""
+    answered = 0
+    while (frame := await asyncio.wait_for(socket.read_message(), 10)) is not None:
+        answered += json.loads(frame)["type"] == kind
+    socket.close()
+    return answered, socket.close_code
+
+
+async def _value_after_restart(tmp_path, port: int, name: str) -> int:
+    """The counter's value as a fresh server reads it from the database."""
+    base = f"http://127.0.0.1:{port}"
+    process = start_server(tmp_path, port)
+    try:
+        await asyncio.to_thread(wait_healthy, base, process)
+        query = "query($n: String!) { counter(name: $n) { value } }"
+        reply = await asyncio.to_thread(post_graphql, base, query, {"n": name})
+    finally:
+        stop(process)
+    return reply["data"]["counter"]["value"]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_every_counter_socket_increment_applied_before_sigterm_was_acknowledged(tmp_path):
+    port = free_port()
+    process = start_server(tmp_path, port)
+    try:
+        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        sockets = []
+        for _ in range(4):
+            socket = await websocket_connect(f"ws://127.0.0.1:{port}/ws/counter/busy")
+            await socket.read_message()  # the snapshot
+            sockets.append(socket)
+        for _ in range(500):  # far more than can be applied before the signal
+            for socket in sockets:
+                await socket.write_message('{"type":"increment"}')
+        # The first result is in: changes are being applied right now.
+        while json.loads(await sockets[0].read_message())["type"] != "incrementResult":
+            pass
+        process.send_signal(signal.SIGTERM)
+        outcomes = await asyncio.gather(*(_acknowledged(s, "incrementResult") for s in sockets))
+        assert await asyncio.to_thread(process.wait, 10) == 0
+    finally:
+        stop(process)
+    assert {code for _, code in outcomes} == {1012}
+    acknowledged = 1 + sum(answered for answered, _ in outcomes)
+    assert await _value_after_restart(tmp_path, port, "busy") == acknowledged
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_every_socket_mutation_applied_before_sigterm_was_answered(tmp_path):
+    port = free_port()
+    process = start_server(tmp_path, port)
+    mutation = 'mutation { incrementCounter(name: "busier") { value } }'
+    try:
+        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        sockets = []
+        for _ in range(3):
+            socket = await websocket_connect(
+                f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
+            )
+            await socket.write_message('{"type":"connection_init"}')
+            await socket.read_message()  # the ack
+            sockets.append(socket)
+        for number in range(100):  # all in flight at once, on each socket
+            for socket in sockets:
+                await socket.write_message(
+                    json.dumps(
+                        {"id": str(number), "type": "subscribe", "payload": {"query": mutation}}
+                    )
+                )
+        while json.loads(await sockets[0].read_message())["type"] != "next":
+            pass
+        process.send_signal(signal.SIGTERM)
+        outcomes = await asyncio.gather(*(_acknowledged(s, "next") for s in sockets))
+        assert await asyncio.to_thread(process.wait, 10) == 0
+    finally:
+        stop(process)
+    assert {code for _, code in outcomes} == {1012}
+    answered = 1 + sum(count for count, _ in outcomes)
+    assert await _value_after_restart(tmp_path, port, "busier") == answered

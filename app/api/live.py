@@ -20,8 +20,10 @@ Stream positions ride in each payload's extensions, `{"stream": {"offset":
 comes back with the position it last saw is caught up by `catch_up`: it
 holds its live events back, gets the missed ones executed for its own
 selection, then the held ones, each once (app.realtime.history). A live
-subscriber whose next event does not follow the last one it was sent is
-told, as a failed resume would be, before that event (`gap_notice`).
+subscriber that asked for positions (`extensions.since`) whose next event
+does not follow the last one it was sent is told, as a failed resume
+would be, before that event (`gap_notice`). Data-less notices go only to
+subscribers that asked for positions: standard clients misread them.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ class TopicSource(AsyncIterator[object]):
 class Member(Protocol):
     """One subscriber: where its group sends the payload of each event."""
 
+    def joined(self) -> None:
+        """It has joined its group: from now on a running subscription."""
+
     def hold(self) -> None:
         """Starts catching up: live events wait until `release`."""
 
@@ -97,8 +102,9 @@ class Member(Protocol):
 
     def skipped(self, offset: int) -> bool:
         """Whether a live event at `offset` would leave a hole behind the
-        last one this member was sent: one between was lost (its process
-        died between commit and publish, or Redis was away)."""
+        last one this member was sent (one between was lost: its process
+        died between commit and publish, or Redis was away) that the member
+        is to be told of: only members that asked for positions are."""
 
 
 class Subscriptions(Protocol):
@@ -196,6 +202,7 @@ class SubscriptionGroup:
         if member not in self.members:
             self.members[member] = None
             metrics.subscriptions.labels("graphql").inc()
+            member.joined()
 
     def leave(self, member: Member) -> None:
         if self.members.pop(member, False) is None:

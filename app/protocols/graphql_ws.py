@@ -17,6 +17,13 @@ Traps this session avoids, each learnt elsewhere:
 - Each operation runs in its own task: Tornado awaits `on_message`
   before reading the next frame, and one slow operation must not stall
   the socket.
+- A close reason is cut to the 123 bytes of UTF-8 a close frame can
+  carry: a 4409 naming a long or non-ASCII id must not fail to close and
+  turn into a 4500. A `type` that is not a string is a 4400, like any
+  unknown type.
+- A result over `MAX_RESULT_BYTES` is not sent: its operation gets an
+  `error` saying so (a subscription ends with it) and the connection
+  stays open, rather than being cut off as a slow consumer.
 - After an `error` message no `complete` follows; after the client's own
   `complete` the server sends nothing more for that id.
 """
@@ -47,6 +54,12 @@ INTERNAL_ERROR = 4500
 
 #: Operations one connection may run at once.
 MAX_OPERATIONS = 100
+#: The most bytes of UTF-8 a close frame's reason can carry (RFC 6455 5.5).
+MAX_REASON_BYTES = 123
+#: The largest `next` message sent; a larger result is an `error` for its
+#: operation, and the connection carries on. (As large as the slow-consumer
+#: bound, app.realtime.writer.MAX_PENDING_BYTES.)
+MAX_RESULT_BYTES = 1024 * 1024
 
 
 class SubscribePayload(TypedDict):
@@ -109,15 +122,25 @@ class LiveOperation:
     """One running operation as a member of a live group: where its events
     go. It sends each stream offset once, in order: an event at or below
     the newest offset sent was already sent (or replayed), and while the
-    operation catches up, live events wait in `held`."""
+    operation catches up, live events wait in `held`.
 
-    __slots__ = ("held", "offset", "op_id", "session")
+    Only an operation that asked for stream positions (`extensions.since`
+    in its subscribe payload: `positions`) is told of a hole in its stream,
+    by a `next` without data. Standard clients never ask, and misread such
+    a `next` (Relay ends the subscription, Apollo and urql repeat the last
+    result, gql raises): they get only results with data."""
 
-    def __init__(self, session: Session, op_id: str) -> None:
+    __slots__ = ("held", "offset", "op_id", "positions", "session")
+
+    def __init__(self, session: Session, op_id: str, positions: bool = False) -> None:
         self.session = session
         self.op_id = op_id
+        self.positions = positions
         self.offset = -1
         self.held: list[tuple[int, bytes]] | None = None
+
+    def joined(self) -> None:
+        self.session.joined(self.op_id)
 
     def hold(self) -> None:
         self.held = []
@@ -138,7 +161,7 @@ class LiveOperation:
         self.session.push(self.op_id, payload, {})
 
     def skipped(self, offset: int) -> bool:
-        return self.held is None and 0 <= self.offset < offset - 1
+        return self.positions and self.held is None and 0 <= self.offset < offset - 1
 
     def start_at(self, offset: int) -> None:
         self.offset = max(self.offset, offset)
@@ -152,6 +175,12 @@ class LiveOperation:
 
     def forget(self) -> None:
         self.held = None
+
+
+def asks_for_positions(payload: SubscribePayload) -> bool:
+    """Whether a subscribe payload names a stream position to go on from
+    (`extensions.since`): only such a client is sent data-less notices."""
+    return (payload.get("extensions") or {}).get("since") is not None
 
 
 def next_message(op_id: str, payload: bytes) -> bytes:
@@ -177,8 +206,28 @@ def _valid_subscribe(message: dict[str, Any]) -> bool:
         isinstance(payload.get("query"), str)
         and _optional_object(payload.get("variables"))
         and _optional_object(payload.get("extensions"))
-        and isinstance(payload.get("operationName") or "", str)
+        and isinstance(payload.get("operationName", ""), str | None)
     )
+
+
+def too_large(size: int) -> list[dict[str, Any]]:
+    """The error for a result of `size` bytes, over `MAX_RESULT_BYTES`."""
+    return [
+        {
+            "message": f"The result is {size / 1_000_000:.1f} MB; results over the socket "
+            f"are limited to {MAX_RESULT_BYTES // (1024 * 1024)} MiB. Ask for fewer items.",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
+
+
+def fit_reason(reason: str) -> str:
+    """`reason` cut to what a close frame carries, on a character boundary
+    (a longer one would make the close itself fail)."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_REASON_BYTES:
+        return reason
+    return encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 class Session:
@@ -187,6 +236,13 @@ class Session:
         self.application = application
         self.state = State.AWAITING_INIT
         self.operations: dict[str, asyncio.Task[None]] = {}
+        #: Ids of the operations that are running subscriptions (the rest
+        #: are queries and mutations on their way to a result).
+        self.subscribed: set[str] = set()
+        #: Closing for a restart: no operation is started any more.
+        self.stopping = False
+        #: While stopping: done when an operation becomes a subscription.
+        self._settled: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------- receiving
 
@@ -205,7 +261,8 @@ class Session:
         if not isinstance(message, dict):
             self.close(BAD_REQUEST, "Invalid message received: not a JSON object")
             return
-        handler = self._handlers.get(message.get("type"))  # type: ignore[arg-type]
+        kind = message.get("type")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             self.close(BAD_REQUEST, "Invalid message received: unknown type")
             return
@@ -254,8 +311,10 @@ class Session:
             self.close(BAD_REQUEST, "Invalid message received: malformed subscribe")
             return
         op_id: str = message["id"]
+        if self.stopping:
+            return  # the socket closes (1012) once the running ones are answered
         if op_id in self.operations:
-            self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id[:80]} already exists")
+            self.close(DUPLICATE_OPERATION, f"Subscriber for {op_id} already exists")
             return
         if len(self.operations) >= MAX_OPERATIONS:
             self.send_error(
@@ -278,6 +337,7 @@ class Session:
             self.close(BAD_REQUEST, "Invalid message received: complete needs an id")
             return
         task = self.operations.pop(op_id, None)
+        self.subscribed.discard(op_id)
         if task is not None:
             task.cancel()
 
@@ -305,6 +365,11 @@ class Session:
         message = shared.get(key)
         if message is None:
             message = shared[key] = next_message(op_id, payload)
+        if len(message) > MAX_RESULT_BYTES:  # type: ignore[arg-type]
+            self.operations.pop(op_id).cancel()
+            self.subscribed.discard(op_id)
+            self.send_error(op_id, too_large(len(message)))  # type: ignore[arg-type]
+            return
         self.transport.send_text(message, shared)  # type: ignore[arg-type]
 
     async def _run(self, op_id: str, payload: SubscribePayload) -> None:
@@ -313,7 +378,10 @@ class Session:
             async for result in results:
                 if not self._owns(op_id):
                     return
-                self.transport.send({"id": op_id, "type": "next", "payload": result})
+                message = orjson.dumps({"id": op_id, "type": "next", "payload": result})
+                if len(message) > MAX_RESULT_BYTES:
+                    raise OperationError(too_large(len(message)))
+                self.transport.send_text(message, {})
             if self._owns(op_id):
                 self.transport.send({"id": op_id, "type": "complete"})
         except OperationError as failure:
@@ -337,6 +405,27 @@ class Session:
             await results.aclose()  # type: ignore[attr-defined]
             if self._owns(op_id):
                 del self.operations[op_id]
+                self.subscribed.discard(op_id)
+
+    async def finish_requests(self) -> None:
+        """Starts no more operations and waits until the queries and
+        mutations running have sent their results (subscriptions never
+        finish: not waited for), so that a change made is never left
+        unanswered by a restart."""
+        self.stopping = True
+        while running := [
+            task for op_id, task in self.operations.items() if op_id not in self.subscribed
+        ]:
+            # Each ends, or turns out to be a subscription (joins its group).
+            self._settled = asyncio.get_running_loop().create_future()
+            await asyncio.wait([*running, self._settled], return_when=asyncio.FIRST_COMPLETED)
+        self._settled = None
+
+    def joined(self, op_id: str) -> None:
+        """The operation `op_id` is a running subscription from now on."""
+        self.subscribed.add(op_id)
+        if self._settled is not None and not self._settled.done():
+            self._settled.set_result(None)
 
     def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         self.transport.send({"id": op_id, "type": "error", "payload": errors})
@@ -350,12 +439,13 @@ class Session:
     def close(self, code: int, reason: str) -> None:
         if self.state is State.CLOSED:
             return
-        self.transport.close(code, reason)
+        self.transport.close(code, fit_reason(reason))
         self.closed()
 
     def closed(self) -> None:
         """The socket is gone: stop every operation."""
         self.state = State.CLOSED
+        self.subscribed.clear()
         operations, self.operations = self.operations, {}
         for task in operations.values():
             task.cancel()

@@ -17,7 +17,10 @@ offset, given in commit order, and are delivered in offset order per
 topic: an early one is held until its predecessor arrives, or for at most
 `HOLD_SECONDS` (a predecessor may have been lost with Redis, or with a
 process that died between its commit and its publish), then delivered
-with whatever came after it.
+with whatever came after it. Each topic has at most one hold timer, and
+it belongs to the events held now: when their predecessor arrives it is
+cancelled (or, if later events still wait, started afresh for them), so a
+timer left from an earlier hold can never cut a later one short.
 
 If Redis goes away the server keeps serving HTTP and its sockets: events
 are then delivered to this process's own sockets directly (other
@@ -76,6 +79,8 @@ class RedisBroadcast:
         #: Per sequenced topic: the next sequence due, and events held early.
         self.due: dict[Topic, int] = {}
         self.held: dict[Topic, dict[int, object]] = {}
+        #: Per topic with events held: the timer that gives up waiting.
+        self.timers: dict[Topic, asyncio.TimerHandle] = {}
 
     @property
     def healthy(self) -> bool:
@@ -85,6 +90,9 @@ class RedisBroadcast:
         self.tasks = [asyncio.ensure_future(self._receive()), asyncio.ensure_future(self._send())]
 
     async def stop(self) -> None:
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -136,9 +144,16 @@ class RedisBroadcast:
         # be on its way from another process, if this started in between).
         held = self.held.setdefault(topic, {})
         held[sequence] = event
-        if len(held) == 1:
-            wait = HOLD_SECONDS if due is not None else FIRST_SIGHT_SECONDS
-            asyncio.get_running_loop().call_later(wait, self._give_up_waiting, topic)
+        if topic not in self.timers:
+            self._wait(topic, HOLD_SECONDS if due is not None else FIRST_SIGHT_SECONDS)
+
+    def _wait(self, topic: Topic, seconds: float) -> None:
+        """(Re)starts the topic's one hold timer."""
+        timer = self.timers.pop(topic, None)
+        if timer is not None:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.timers[topic] = loop.call_later(seconds, self._give_up_waiting, topic)
 
     def _deliver(self, topic: Topic, event: object, sequence: int | None) -> None:
         self.registry.publish(topic, event)
@@ -149,15 +164,23 @@ class RedisBroadcast:
                 self.due.pop(old)
         self.due[topic] = max(self.due.get(topic, 0), sequence + 1)
         held = self.held.get(topic)
+        if not held or self.due[topic] not in held:
+            return
         while held and self.due[topic] in held:
             successor = self.due[topic]
             self.registry.publish(topic, held.pop(successor))
             self.due[topic] = successor + 1
-        if held is not None and not held:
-            del self.held[topic]
+        if held:  # later ones still wait for theirs: a full wait of their own
+            self._wait(topic, HOLD_SECONDS)
+            return
+        del self.held[topic]
+        timer = self.timers.pop(topic, None)
+        if timer is not None:
+            timer.cancel()
 
     def _give_up_waiting(self, topic: Topic) -> None:
         """A predecessor never came: deliver what is held, in order."""
+        self.timers.pop(topic, None)
         held = self.held.pop(topic, {})
         for sequence in sorted(held):
             self._deliver(topic, held[sequence], sequence)

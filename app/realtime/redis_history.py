@@ -6,12 +6,21 @@ Per stream, two keys:
   offset recorded). It outlives idle periods (`meta_ttl`), so a client
   that comes back after the events themselves expired is told to refetch
   rather than told it missed nothing. If it is lost (expiry, a flushed or
-  restarted Redis), the next read or write makes a new epoch: positions
-  from the old history are then refused, never half-trusted.
+  restarted Redis), the next event begins a new epoch: positions from the
+  old history are then refused, never half-trusted.
 - `live:{stream}:history`, a sorted set of the last `size` events, scored
   by offset, each member `"<unix ms> <event JSON>"`; it expires `ttl`
   seconds after the stream's last event, and older members are skipped
   when read.
+
+Only events make keys. Reading a stream that has no history here (never
+changed, or its history lost) writes nothing: it is told the database's
+newest offset `top` and the epoch `begun_at(top)`, the epoch the next
+event, `top + 1`, will begin the history with. So a client given that
+position resumes from it once events come, and watching or reading any
+number of names that never change leaves nothing behind in Redis. The
+epoch still changes whenever a history is lost: a new one begins above
+every offset the lost one held, so at a higher top, under another name.
 
 Offsets come from the database, assigned in commit order (app.models.stream);
 an event is written here right after its commit, by the broadcast, in the
@@ -25,7 +34,6 @@ Threading: everything here runs on the IOLoop thread.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,8 +52,8 @@ def _keys(name: str) -> list[str]:
 
 
 # KEYS: meta, history. ARGV: offset, member, size, ttl ms, meta ttl ms,
-# a fresh epoch, channel, message. Records the event, publishes
-# "<epoch>\n<message>", returns the epoch.
+# the epoch a history begun by this event has, channel, message. Records
+# the event, publishes "<epoch>\n<message>", returns the epoch.
 _APPEND = """
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6]) == 1 then
   redis.call('DEL', KEYS[2])
@@ -62,26 +70,21 @@ redis.call('PUBLISH', ARGV[7], epoch .. '\\n' .. ARGV[8])
 return epoch
 """
 
-# KEYS: meta, history. ARGV: after, limit, ttl ms, a fresh epoch, the
-# database's newest offset or '' (not read yet). Returns {epoch, top or
-# '' (unknown: ask again with the database's), members after `after`}.
-# A meta made by a read lives only `ttl` unless an event comes: reading
-# random counter names must not fill Redis.
+# KEYS: meta, history. ARGV: after, limit. Returns {} when the stream has
+# no history here, else {epoch, top, members after `after`}. Writes nothing.
 _READ = """
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then
-  redis.call('DEL', KEYS[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-if ARGV[5] ~= '' then redis.call('HSETNX', KEYS[1], 'top', ARGV[5]) end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local top = redis.call('HGET', KEYS[1], 'top') or ''
+if not epoch then return {} end
+local top = redis.call('HGET', KEYS[1], 'top') or '0'
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
 return {epoch, top, members}
 """
 
 
-def new_epoch() -> str:
-    return secrets.token_hex(6)
+def begun_at(top: int) -> str:
+    """The epoch of a history begun after offset `top`: the same for every
+    process, and for readers before the first event as for that event."""
+    return f"from-{top}"
 
 
 class RedisHistory:
@@ -116,22 +119,18 @@ class RedisHistory:
                 self.size,
                 int(self.ttl * 1000),
                 int(self.meta_ttl * 1000),
-                new_epoch(),
+                begun_at(offset - 1),
                 channel,
                 data,
             ],
         )
 
     async def read(self, topic: Topic, after: int) -> Batch:
-        name = stream_name(topic)
-        keys = _keys(name)
-        args: list[Any] = [after, self.size, int(self.ttl * 1000), new_epoch(), ""]
-        raw: list[Any] = await self._read(keys=keys, args=args)
-        if not raw[1]:
-            # A history begun afresh knows no top yet: it starts where the
-            # database is (events in flight land above it, or are older).
-            args[-1] = await self.latest(topic)
-            raw = await self._read(keys=keys, args=args)
+        raw: list[Any] = await self._read(keys=_keys(stream_name(topic)), args=[after, self.size])
+        if not raw:
+            # No history here: it will begin where the database is now.
+            top = await self.latest(topic)
+            return Batch(begun_at(top), top, [])
         epoch = raw[0].decode()
         oldest = int((time.time() - self.ttl) * 1000)
         events = []

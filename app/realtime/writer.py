@@ -14,7 +14,10 @@ Two jobs, both on the hot path of every broadcast:
   buffer every event for it without end. Before each write we look at how
   many bytes already wait in the socket's stream; past `MAX_PENDING_BYTES`
   the socket is closed with 1013 (try again later), on which standard
-  clients reconnect and start afresh.
+  clients reconnect and start afresh. Only bytes that wait count: one
+  message on a socket that has nothing waiting is written whatever its
+  size (a large result is not slowness; the protocol bounds results,
+  app.protocols.graphql_ws.MAX_RESULT_BYTES).
 
 This leans on Tornado internals (`handler.ws_connection.stream`, the
 stream's `socket`, `_write_buffer` and `_total_write_index`, and an
@@ -80,7 +83,7 @@ def send_text(
             shared[message] = frame
     stream = connection.stream
     queued = len(stream._write_buffer)
-    if queued + len(frame) > limit:
+    if queued and queued + len(frame) > limit:
         metrics.slow_consumer_disconnects.inc()
         handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
         return False

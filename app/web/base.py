@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 import tornado.web
 import tornado.websocket
 from tornado.httputil import responses
 from tornado.ioloop import IOLoop
+from tornado.log import app_log
 
 from app import metrics
 from app.events import credential_topic, user_presence_key, user_sockets_topic
@@ -27,7 +30,47 @@ MAX_SOCKETS_PER_USER = 50
 SIGNED_OUT = 4403
 
 
-class BaseHandler(tornado.web.RequestHandler):
+#: Query parameters that carry credentials: never written to the log.
+CREDENTIAL_PARAMETERS = frozenset({"token", "access_token", "authorization"})
+
+
+def redacted_uri(uri: str) -> str:
+    """`uri` with the value of every credential parameter replaced, for
+    the log. Names are compared decoded, as Tornado reads them."""
+    path, mark, query = uri.partition("?")
+    if not mark:
+        return uri
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        if equals and unquote_plus(name).lower() in CREDENTIAL_PARAMETERS:
+            part = f"{name}=[redacted]"
+        parts.append(part)
+    return f"{path}?{'&'.join(parts)}"
+
+
+class RedactedLogging(tornado.web.RequestHandler):
+    """Tornado logs a failed request with its URI and the request's repr,
+    query string and all; a socket's `?token=` must not reach the log.
+    These log the same, with credentials redacted."""
+
+    def _request_summary(self) -> str:
+        request = self.request
+        return f"{request.method} {redacted_uri(request.uri or '')} ({request.remote_ip})"
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            super().log_exception(typ, value, tb)  # a summary only, redacted above
+            return
+        app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+
+
+class BaseHandler(RedactedLogging):
     services: Services
 
     def initialize(self, services: Services) -> None:
@@ -116,7 +159,7 @@ class _SignOutWatch:
         IOLoop.current().add_callback(self.handler.close, SIGNED_OUT, "Forbidden: signed out")
 
 
-class BaseSocketHandler(tornado.websocket.WebSocketHandler):
+class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     """What every WebSocket of ours does: who it is, limits, and Nagle off."""
 
     services: Services

@@ -13,6 +13,7 @@ history) it holds live events back and sends them after, in order.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 
@@ -102,6 +103,10 @@ class CounterSocketHandler(BaseSocketHandler):
     #: Live events held back while the socket waits; None when not waiting.
     held: list[CounterChanged] | None = None
     presence: _PresenceFrames | None = None
+    #: Set while a command runs, done once it is answered.
+    running: asyncio.Future[None] | None = None
+    #: Closing for a restart: commands that arrive now are not run.
+    stopping: bool = False
 
     async def get(self, *args: str, **kwargs: str) -> None:
         name = args[0] if args else ""
@@ -147,12 +152,30 @@ class CounterSocketHandler(BaseSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         """Tornado awaits this before reading the next frame, so one
-        socket's operations run, and are answered, in order."""
+        socket's operations run, and are answered, in order. Once the
+        socket is closing nothing more is run: a change made then could
+        not be answered (Tornado still hands over frames that arrive
+        until the client acknowledges the close)."""
+        connection = self.ws_connection
+        if self.stopping or connection is None or connection.is_closing():
+            return
+        self.running = asyncio.get_running_loop().create_future()
         try:
             command = protocol.parse(message)
             await self.run(command)
         except (protocol.ProtocolError, DomainError) as error:
             self.send(protocol.error_message(str(error)))
+        finally:
+            self.running.set_result(None)
+            self.running = None
+
+    async def close_for_restart(self, code: int, reason: str) -> None:
+        """Closes once the command in progress, if any, is answered: a
+        change applied is always acknowledged, and none is applied after."""
+        self.stopping = True
+        if self.running is not None:
+            await asyncio.shield(self.running)  # (a cancelled wait leaves it be)
+        self.close(code, reason)
 
     async def run(self, command: protocol.Command) -> None:
         if isinstance(command, protocol.Ping):

@@ -88,6 +88,14 @@ class GraphQLSocketHandler(BaseSocketHandler):
     def on_message(self, message: str | bytes) -> None:
         self.session.receive(message)
 
+    async def close_for_restart(self, code: int, reason: str) -> None:
+        """Closes once the queries and mutations running are answered."""
+        if not hasattr(self, "session"):  # (not open yet)
+            self.close(code, reason)
+            return
+        await self.session.finish_requests()
+        self.session.close(code, reason)
+
     def send(self, message: dict[str, Any]) -> None:
         writer.send_text(self, orjson.dumps(message))
 
@@ -135,6 +143,8 @@ class _Operations(protocol.Application):
             services.live,
             payload,
             build_context(self.handler, self.handler.credential),
-            protocol.LiveOperation(self.handler.session, op_id),
+            protocol.LiveOperation(
+                self.handler.session, op_id, protocol.asks_for_positions(payload)
+            ),
             services.history,
         )

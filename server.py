@@ -84,7 +84,10 @@ async def serve() -> None:
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await shutdown.wait_for_stop_signal()
     await shutdown.drain(server, app.settings["services"])
-    await app.settings["services"].presence.stop()
+    services = app.settings["services"]
+    await services.presence.stop()
+    if services.broadcast is not None:
+        await services.broadcast.stop()
     db.close_database()
 
 

@@ -34,6 +34,7 @@ Threading: everything here runs on the IOLoop thread (see app.realtime).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -89,7 +90,12 @@ class RedisBroadcast:
     def start(self) -> None:
         self.tasks = [asyncio.ensure_future(self._receive()), asyncio.ensure_future(self._send())]
 
-    async def stop(self) -> None:
+    async def stop(self, flush_within: float = 2.0) -> None:
+        """Publishes what is still waiting (a change committed just before a
+        shutdown reaches the other processes too), then stops."""
+        if self.connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox.join(), flush_within)
         for timer in self.timers.values():
             timer.cancel()
         self.timers.clear()
@@ -119,6 +125,8 @@ class RedisBroadcast:
             except (RedisError, OSError):
                 self._lost()
                 self.registry.publish(topic, event)  # at least this process hears it
+            finally:
+                self.outbox.task_done()
 
     async def _receive(self) -> None:
         await listen(

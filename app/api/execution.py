@@ -39,7 +39,7 @@ from app.api.errors import (
     format_error,
     request_error,
 )
-from app.api.limits import MAX_STRING, MAX_TOKENS, QueryLimitsRule, long_string_in
+from app.api.limits import MAX_TOKENS, QueryLimitsRule, variables_problem
 from app.api.resolvers.base import resolve_field
 from app.db import in_database_thread
 
@@ -103,10 +103,9 @@ class Executor:
         variables: Mapping[str, Any] | None = None,
     ) -> Prepared | RequestFailure:
         """The validated operation to run, or why it cannot run."""
-        too_long = long_string_in(variables or {})
-        if too_long is not None:
-            message = f"A string variable has {too_long} characters; the limit is {MAX_STRING}."
-            return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
+        problem = variables_problem(variables or {})
+        if problem is not None:
+            return _failure([request_error(problem, BAD_USER_INPUT)], BAD_USER_INPUT)
         compiled = self._parse_and_validate(query)
         if isinstance(compiled, RequestFailure):
             return compiled

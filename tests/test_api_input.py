@@ -2,7 +2,7 @@
 64-bit key, cursors that are huge or garbage, text holding NUL characters
 (PostgreSQL cannot store one), variables nested a thousand deep. Each gets
 BAD_USER_INPUT saying what was wrong and changes nothing, on SQLite and on
-PostgreSQL alike."""
+PostgreSQL alike. And a node id reveals only what the viewer may see."""
 
 from __future__ import annotations
 
@@ -283,3 +283,23 @@ async def test_variables_nested_1000_deep_are_bad_user_input_over_the_socket(cli
     assert "nested" in message["payload"][0]["message"]
     await socket.subscribe("after", "{ __typename }")
     assert (await socket.next_payload("after"))["data"] == {"__typename": "Query"}
+
+
+# ------------------------------------------------------------------- nodes
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_user_node_resolves_for_that_user_only(clients):
+    ada = await sign_up(clients, "ada_private")
+    ada_id = (await clients.data("{ viewer { id } }", token=ada))["viewer"]["id"]
+    bob = await sign_up(clients, "bob_curious")
+    query = "query($id: ID!) { node(id: $id) { id ... on User { username } } }"
+    assert await clients.data(query, {"id": ada_id}, token=bob) == {"node": None}
+    assert await clients.data(query, {"id": ada_id}) == {"node": None}
+    assert await clients.data(query, {"id": ada_id}, token=ada) == {
+        "node": {"id": ada_id, "username": "ada_private"}
+    }
+    # Guessing ids one after another finds no username either.
+    for number in range(1, 5):
+        found = await clients.data(query, {"id": b64(f"User:{number}")}, token=bob)
+        assert found["node"] is None or found["node"]["username"] == "bob_curious"

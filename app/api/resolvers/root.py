@@ -26,8 +26,11 @@ def _counter(name: str) -> Counter | None:
         return None
 
 
-def _user(key: int, _context: Context) -> User | None:
-    return User.get_or_none(User.id == key)
+def _user(key: int, context: Context) -> User | None:
+    """Only the viewer themself: a username is not for anyone who can count
+    ids, just as a story is not for anyone but its owner."""
+    viewer = context.viewer
+    return viewer if viewer is not None and viewer.id == key else None
 
 
 #: Global id type name -> loader of that row for the viewer (None: not theirs).

@@ -1,8 +1,9 @@
 """One execution path for every transport: HTTP now, WebSocket alike.
 
-`Executor.prepare` turns query text into a parsed, validated document
-(cached by text, so a hot query is parsed and validated once) and picks
-the operation; `Executor.run` coerces variables and executes. Errors that
+`Executor.prepare` turns query text into a parsed, validated and costed
+document (cached by text, so a hot query is parsed and validated once)
+and picks the operation; `Executor.run` coerces
+variables and executes within a time budget (app.api.budget). Errors that
 stop a request before execution (syntax, validation, unknown operation,
 variables) come back as a `RequestFailure`, which the transports answer
 without a `data` entry, as the GraphQL over HTTP spec asks.
@@ -21,6 +22,7 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
+    MiddlewareManager,
     OperationDefinitionNode,
     OperationType,
     execute,
@@ -31,6 +33,8 @@ from graphql import (
 )
 
 from app import metrics
+from app.api.budget import Budget, OverBudget
+from app.api.cost import QueryCostRule
 from app.api.errors import (
     BAD_USER_INPUT,
     GRAPHQL_PARSE_FAILED,
@@ -39,12 +43,17 @@ from app.api.errors import (
     format_error,
     request_error,
 )
-from app.api.limits import MAX_TOKENS, QueryLimitsRule, variables_problem
+from app.api.limits import (
+    EXECUTION_BUDGET,
+    MAX_TOKENS,
+    QueryLimitsRule,
+    variables_problem,
+)
 from app.api.resolvers.base import resolve_field
 from app.db import in_database_thread
 
 #: graphql-core's standard rules, and ours.
-RULES = (*specified_rules, QueryLimitsRule)
+RULES = (*specified_rules, QueryLimitsRule, QueryCostRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +89,16 @@ def _failure(errors: list[GraphQLError], code: str) -> RequestFailure:
 
 
 class Executor:
-    def __init__(self, schema: GraphQLSchema, cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        cache_size: int = 512,
+        budget: float = EXECUTION_BUDGET,
+    ) -> None:
         self.schema = schema
         self._parse_and_validate = lru_cache(maxsize=cache_size)(self._compile)
+        #: Seconds one operation may execute (app.api.budget).
+        self.budget = budget
 
     def _compile(self, query: str) -> DocumentNode | RequestFailure:
         try:
@@ -130,22 +146,43 @@ class Executor:
 
         Its resolvers' database work runs off the loop where that matters
         (app.db.in_database_thread); async resolvers finish on the loop."""
-        result = await in_database_thread(
-            execute,
-            self.schema,
-            prepared.document,
-            root_value=root_value,
-            context_value=context,
-            variable_values=dict(variables or {}),
-            operation_name=prepared.operation.name.value if prepared.operation.name else None,
-            field_resolver=resolve_field,
-        )
+        budget: list[Budget] = []
+
+        def execute_in_budget() -> Any:
+            # The budget starts here, not while waiting for the database thread.
+            budget.append(Budget(self.budget))
+            return execute(
+                self.schema,
+                prepared.document,
+                root_value=root_value,
+                context_value=context,
+                variable_values=dict(variables or {}),
+                operation_name=prepared.operation.name.value if prepared.operation.name else None,
+                field_resolver=resolve_field,
+                middleware=MiddlewareManager(budget[0]),
+            )
+
+        result = await in_database_thread(execute_in_budget)
         if inspect.isawaitable(result):
             result = await result
+        if budget[0].exceeded:
+            result = _one_budget_error(result)
         shaped = shape_result(result)
         outcome = "error" if isinstance(shaped, RequestFailure) or "errors" in shaped else "ok"
         metrics.graphql_operations.labels(prepared.kind.value, outcome).inc()
         return shaped
+
+
+def _one_budget_error(result: ExecutionResult) -> ExecutionResult:
+    """Every field after the budget ran out failed alike: one error says it."""
+    errors, told = [], False
+    for error in result.errors or []:
+        if isinstance(error.original_error, OverBudget):
+            if told:
+                continue
+            told = True
+        errors.append(error)
+    return ExecutionResult(result.data, errors)
 
 
 def shape_result(result: ExecutionResult) -> dict[str, Any] | RequestFailure:

@@ -19,6 +19,10 @@ checked before execution, and its error names the limit:
 - variables: nested more than `MAX_VARIABLE_DEPTH` lists or objects deep
   is refused (BAD_USER_INPUT) before anything walks them recursively: no
   argument of the schema nests deeper than a list of ids;
+- cost: about how many values the result could hold, `MAX_COST` at most
+  (app.api.cost);
+- time: executing one operation may take `EXECUTION_BUDGET` seconds at
+  most (app.api.budget).
 
 The request body itself is capped in the HTTP handler (MAX_BODY_BYTES).
 """
@@ -46,6 +50,12 @@ MAX_DEPTH = 12
 MAX_FIELDS = 1_000
 MAX_STRING = 100_000
 MAX_VARIABLE_DEPTH = 20
+#: About how many values one operation's result may hold (app.api.cost):
+#: the explorer's introspection query is costed at about 8,000 of them, the
+#: library page's query (100 stories with their tags, 100 tags) about 5,200.
+MAX_COST = 20_000
+#: Seconds one operation may hold the loop executing (app.api.budget).
+EXECUTION_BUDGET = 1.0
 MAX_BODY_BYTES = 1024 * 1024
 NUL_MESSAGE = "Text may not contain a NUL character (\\u0000); remove it from the {where}."
 

@@ -151,3 +151,23 @@ async def test_an_operation_past_its_time_budget_stops_with_one_error_and_change
     assert Counter.lookup("late").value == 0
     executor.budget = EXECUTION_BUDGET
     await still_served(clients)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_document_cache_stays_within_its_bytes(clients, app):
+    documents = app.settings["services"].executor.documents
+    padding = 900 * 1024
+    sent = 0
+    for number in range(48):
+        query = f"{{ n{number}: __typename }} # {'x' * padding}"
+        sent += len(query)
+        assert await clients.data(query) == {f"n{number}": "Query"}
+        assert documents.bytes <= documents.max_bytes
+    assert sent > documents.max_bytes  # so some had to go
+    assert 0 < len(documents) < 48
+    # A hot query is kept and found again.
+    hot = "{ hot: __typename }"
+    await clients.data(hot)
+    size = len(documents)
+    await clients.data(hot)
+    assert len(documents) == size

@@ -1,8 +1,8 @@
 """One execution path for every transport: HTTP now, WebSocket alike.
 
 `Executor.prepare` turns query text into a parsed, validated and costed
-document (cached by text, so a hot query is parsed and validated once)
-and picks the operation; `Executor.run` coerces
+document (cached by text, so a hot query is parsed and validated once;
+app.api.document_cache) and picks the operation; `Executor.run` coerces
 variables and executes within a time budget (app.api.budget). Errors that
 stop a request before execution (syntax, validation, unknown operation,
 variables) come back as a `RequestFailure`, which the transports answer
@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -35,6 +34,7 @@ from graphql import (
 from app import metrics
 from app.api.budget import Budget, OverBudget
 from app.api.cost import QueryCostRule
+from app.api.document_cache import DocumentCache
 from app.api.errors import (
     BAD_USER_INPUT,
     GRAPHQL_PARSE_FAILED,
@@ -44,6 +44,7 @@ from app.api.errors import (
     request_error,
 )
 from app.api.limits import (
+    DOCUMENT_CACHE_BYTES,
     EXECUTION_BUDGET,
     MAX_TOKENS,
     QueryLimitsRule,
@@ -93,10 +94,11 @@ class Executor:
         self,
         schema: GraphQLSchema,
         cache_size: int = 512,
+        cache_bytes: int = DOCUMENT_CACHE_BYTES,
         budget: float = EXECUTION_BUDGET,
     ) -> None:
         self.schema = schema
-        self._parse_and_validate = lru_cache(maxsize=cache_size)(self._compile)
+        self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
         #: Seconds one operation may execute (app.api.budget).
         self.budget = budget
 
@@ -122,7 +124,7 @@ class Executor:
         problem = variables_problem(variables or {})
         if problem is not None:
             return _failure([request_error(problem, BAD_USER_INPUT)], BAD_USER_INPUT)
-        compiled = self._parse_and_validate(query)
+        compiled = self.documents.get(query)
         if isinstance(compiled, RequestFailure):
             return compiled
         operation = get_operation_ast(compiled, operation_name)

@@ -57,6 +57,8 @@ MAX_COST = 20_000
 #: Seconds one operation may hold the loop executing (app.api.budget).
 EXECUTION_BUDGET = 1.0
 MAX_BODY_BYTES = 1024 * 1024
+#: Bytes of parsed documents kept for reuse (app.api.document_cache).
+DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
 NUL_MESSAGE = "Text may not contain a NUL character (\\u0000); remove it from the {where}."
 
 

@@ -14,7 +14,7 @@ from graphql import get_introspection_query
 from app.api.limits import EXECUTION_BUDGET, MAX_COST
 from app.config import PROJECT_ROOT
 from app.models.counter import Counter
-from tests.clients import Clients, sign_up
+from tests.clients import Clients, open_graphql_socket, sign_up
 from tests.test_hostile_graphql import assert_refused, deep_library_query
 
 LIMIT = f"the limit is {MAX_COST:,}"
@@ -70,6 +70,19 @@ async def test_aliased_introspection_is_refused_naming_its_cost_and_the_limit(cl
     error = await assert_refused(clients, INTROSPECTION_ALIASES, says=LIMIT)
     assert re.search(r"could return about [\d,]+ values", error["message"]), error
     assert "Ask for fewer items (first:) or fewer fields." in error["message"]
+    await still_served(clients)
+
+
+@pytest.mark.gen_test
+async def test_aliased_introspection_is_refused_over_the_socket_too(clients):
+    socket = await open_graphql_socket(clients)
+    await socket.init()
+    await socket.subscribe("costly", INTROSPECTION_ALIASES)
+    message = await socket.receive()
+    assert message["type"] == "error", message
+    assert LIMIT in message["payload"][0]["message"]
+    await socket.subscribe("cheap", '{ counter(name: "bystander") { name } }')
+    assert (await socket.next_payload("cheap"))["data"] == {"counter": {"name": "bystander"}}
     await still_served(clients)
 
 

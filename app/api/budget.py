@@ -33,18 +33,22 @@ class OverBudget(InvalidInput):
 
 
 class Budget:
-    """graphql-core middleware for one execution; the clock starts when it
-    is made, right before executing."""
+    """graphql-core middleware for one execution."""
 
     __slots__ = ("_waiting", "_waiting_since", "deadline", "exceeded", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.deadline = float("inf")
         #: Set once a field was refused.
         self.exceeded = False
         self._waiting = 0
         self._waiting_since = 0.0
+
+    def start(self) -> None:
+        """Starts the clock: right before executing, so that time spent
+        queueing for the database thread does not count."""
+        self.deadline = time.monotonic() + self.seconds
 
     def resolve(self, next_: Any, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         if time.monotonic() >= self.deadline:

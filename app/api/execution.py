@@ -99,7 +99,7 @@ class Executor:
     ) -> None:
         self.schema = schema
         self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
-        #: Seconds one operation may execute (app.api.budget).
+        #: Seconds one operation may hold the loop executing (app.api.budget).
         self.budget = budget
 
     def _compile(self, query: str) -> DocumentNode | RequestFailure:
@@ -148,11 +148,10 @@ class Executor:
 
         Its resolvers' database work runs off the loop where that matters
         (app.db.in_database_thread); async resolvers finish on the loop."""
-        budget: list[Budget] = []
+        budget = Budget(self.budget)
 
         def execute_in_budget() -> Any:
-            # The budget starts here, not while waiting for the database thread.
-            budget.append(Budget(self.budget))
+            budget.start()
             return execute(
                 self.schema,
                 prepared.document,
@@ -161,13 +160,13 @@ class Executor:
                 variable_values=dict(variables or {}),
                 operation_name=prepared.operation.name.value if prepared.operation.name else None,
                 field_resolver=resolve_field,
-                middleware=MiddlewareManager(budget[0]),
+                middleware=MiddlewareManager(budget),
             )
 
         result = await in_database_thread(execute_in_budget)
         if inspect.isawaitable(result):
             result = await result
-        if budget[0].exceeded:
+        if budget.exceeded:
             result = _one_budget_error(result)
         shaped = shape_result(result)
         outcome = "error" if isinstance(shaped, RequestFailure) or "errors" in shaped else "ok"

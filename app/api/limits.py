@@ -21,8 +21,8 @@ checked before execution, and its error names the limit:
   argument of the schema nests deeper than a list of ids;
 - cost: about how many values the result could hold, `MAX_COST` at most
   (app.api.cost);
-- time: executing one operation may take `EXECUTION_BUDGET` seconds at
-  most (app.api.budget).
+- time: executing one operation may hold the loop `EXECUTION_BUDGET`
+  seconds at most (app.api.budget).
 
 The request body itself is capped in the HTTP handler (MAX_BODY_BYTES).
 """
@@ -44,6 +44,8 @@ from graphql import (
     StringValueNode,
     ValidationContext,
 )
+
+from app.api.errors import BAD_USER_INPUT
 
 MAX_TOKENS = 20_000
 MAX_DEPTH = 12
@@ -144,7 +146,7 @@ class QueryLimitsRule(ASTValidationRule):
             )
         if "\x00" in node.value:
             message = NUL_MESSAGE.format(where="string argument")
-            self.report_error(GraphQLError(message, node, extensions={"code": "BAD_USER_INPUT"}))
+            self.report_error(GraphQLError(message, node, extensions={"code": BAD_USER_INPUT}))
 
 
 def variables_problem(variables: Mapping[str, Any]) -> str | None:

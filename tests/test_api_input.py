@@ -73,14 +73,15 @@ async def library_with_one_of_each(clients: Clients) -> tuple[str, str, str, Any
     return token, story, tag, await clients.data(LIBRARY, token=token)
 
 
+#: Odd ids, for a type: a kind the server does use, with a key no row has.
 ODD_IDS = {
-    "a key that is not a number": b64("Story:abc"),
-    "a key past 64 bits": b64("Story:99999999999999999999999"),
-    "a key of superscript digits": b64("Story:²³"),
-    "a key of Arabic-Indic digits": b64("Story:٣"),
-    "a negative key": b64("Story:-1"),
-    "base64 junk": "////",
-    "not base64": "@@@",
+    "a key that is not a number": lambda kind: b64(f"{kind}:abc"),
+    "a key past 64 bits": lambda kind: b64(f"{kind}:99999999999999999999999"),
+    "a key of superscript digits": lambda kind: b64(f"{kind}:²³"),
+    "a key of Arabic-Indic digits": lambda kind: b64(f"{kind}:٣"),
+    "a negative key": lambda kind: b64(f"{kind}:-1"),
+    "base64 junk": lambda _kind: "////",
+    "not base64": lambda _kind: "@@@",
 }
 
 
@@ -89,29 +90,47 @@ ODD_IDS = {
 async def test_odd_ids_are_bad_user_input_and_change_nothing(clients, odd):
     token, story, _tag, before = await library_with_one_of_each(clients)
     says = "is not an id this server made"
-    await refused(clients, "query($id: ID!) { node(id: $id) { id } }", {"id": odd}, token, says)
+    for kind in ("Story", "Tag", "User"):
+        await refused(
+            clients, "query($id: ID!) { node(id: $id) { id } }", {"id": odd(kind)}, token, says
+        )
     await refused(
         clients,
         'mutation($id: ID!) { updateStory(id: $id, title: "changed") { id } }',
-        {"id": odd},
+        {"id": odd("Story")},
         token,
         says,
     )
-    await refused(clients, "mutation($id: ID!) { deleteTag(id: $id) }", {"id": odd}, token, says)
+    await refused(
+        clients, "mutation($id: ID!) { deleteTag(id: $id) }", {"id": odd("Tag")}, token, says
+    )
     await refused(
         clients,
         "mutation($s: ID!, $t: ID!) { untagStory(storyId: $s, tagIds: [$t]) { id } }",
-        {"s": story, "t": odd},
+        {"s": story, "t": odd("Tag")},
         token,
         says,
     )
     await refused(
         clients,
         "query($t: ID) { library { stories(tagId: $t) { totalCount } } }",
-        {"t": odd},
+        {"t": odd("Tag")},
         token,
         says,
     )
+    assert await clients.data(LIBRARY, token=token) == before
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_id_of_another_kind_is_not_found_as_before(clients):
+    token, _story, _tag, before = await library_with_one_of_each(clients)
+    counter_id = (await clients.data('{ counter(name: "c") { id } }'))["counter"]["id"]
+    reply = await clients.graphql(
+        'mutation($id: ID!) { updateStory(id: $id, title: "x") { id } }',
+        {"id": counter_id},
+        headers=bearer(token),
+    )
+    assert reply.body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await clients.data(LIBRARY, token=token) == before
 
 

@@ -46,11 +46,11 @@ def decode_id(global_id: str, type_name: str) -> int:
     if decoded is None:
         raise not_an_id(global_id)
     found_type, raw = decoded
+    if found_type != type_name:  # a counter's id, say: ours, but not a story
+        raise NotFound(f"No such {type_name.lower()} in your library.")
     key = row_key(raw)
     if key is None:
         raise not_an_id(global_id)
-    if found_type != type_name:
-        raise NotFound(f"No such {type_name.lower()} in your library.")
     return key
 
 

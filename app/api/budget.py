@@ -14,16 +14,21 @@ broke, the operation asked for more than the server gives one request,
 and the remedy, asking for less, lies with the client. What was resolved
 before the budget ran out stays in `data` (a mutation's completed root
 fields did happen); the fields after it are null, with one error.
+
+The budget travels in the request's context (`Context.budget`), so that
+one middleware serves every operation: graphql-core wraps each resolver
+once per middleware manager, and a manager per operation would redo that
+every time.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Awaitable
 from typing import Any
 
-from graphql import GraphQLResolveInfo
+from graphql import GraphQLResolveInfo, MiddlewareManager
+from graphql.pyutils import is_awaitable
 
 from app.models.errors import InvalidInput
 
@@ -33,7 +38,7 @@ class OverBudget(InvalidInput):
 
 
 class Budget:
-    """graphql-core middleware for one execution."""
+    """The time one operation may still hold the loop."""
 
     __slots__ = ("_waiting", "_waiting_since", "deadline", "exceeded", "seconds")
 
@@ -50,17 +55,14 @@ class Budget:
         queueing for the database thread does not count."""
         self.deadline = time.monotonic() + self.seconds
 
-    def resolve(self, next_: Any, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
-        if time.monotonic() >= self.deadline:
-            self.exceeded = True
-            raise OverBudget(
-                f"This operation ran for more than {self.seconds * 1000:,.0f} ms and was "
-                "stopped. Ask for fewer items (first:) or fewer fields."
-            )
-        result = next_(root, info, **args)
-        return self._waited(result) if inspect.isawaitable(result) else result
+    def refuse(self) -> OverBudget:
+        self.exceeded = True
+        return OverBudget(
+            f"This operation ran for more than {self.seconds * 1000:,.0f} ms and was "
+            "stopped. Ask for fewer items (first:) or fewer fields."
+        )
 
-    async def _waited(self, result: Awaitable[Any]) -> Any:
+    async def waited(self, result: Awaitable[Any]) -> Any:
         """Awaits an async resolver; while any is pending the clock stops."""
         if self._waiting == 0:
             self._waiting_since = time.monotonic()
@@ -71,3 +73,20 @@ class Budget:
             self._waiting -= 1
             if self._waiting == 0:
                 self.deadline += time.monotonic() - self._waiting_since
+
+
+def check_budget(next_: Any, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    """graphql-core middleware: resolves a field only within the budget of
+    the operation (none for a subscription's events: each is small and
+    already costed with its document)."""
+    budget: Budget | None = info.context.budget
+    if budget is None:
+        return next_(root, info, **args)
+    if time.monotonic() >= budget.deadline:
+        raise budget.refuse()
+    result = next_(root, info, **args)
+    return budget.waited(result) if is_awaitable(result) else result
+
+
+#: The middleware of every operation the executor runs.
+MIDDLEWARE = MiddlewareManager(check_budget)

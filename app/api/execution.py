@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -21,7 +21,6 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
-    MiddlewareManager,
     OperationDefinitionNode,
     OperationType,
     execute,
@@ -32,7 +31,7 @@ from graphql import (
 )
 
 from app import metrics
-from app.api.budget import Budget, OverBudget
+from app.api.budget import MIDDLEWARE, Budget, OverBudget
 from app.api.cost import QueryCostRule
 from app.api.document_cache import DocumentCache
 from app.api.errors import (
@@ -50,7 +49,7 @@ from app.api.limits import (
     QueryLimitsRule,
     variables_problem,
 )
-from app.api.resolvers.base import resolve_field
+from app.api.resolvers.base import Context, resolve_field
 from app.db import in_database_thread
 
 #: graphql-core's standard rules, and ours.
@@ -141,7 +140,7 @@ class Executor:
         self,
         prepared: Prepared,
         variables: Mapping[str, Any] | None,
-        context: object,
+        context: Context,
         root_value: object = None,
     ) -> dict[str, Any] | RequestFailure:
         """Executes a prepared query or mutation; returns the response body.
@@ -149,6 +148,7 @@ class Executor:
         Its resolvers' database work runs off the loop where that matters
         (app.db.in_database_thread); async resolvers finish on the loop."""
         budget = Budget(self.budget)
+        context = replace(context, budget=budget)
 
         def execute_in_budget() -> Any:
             budget.start()
@@ -160,7 +160,7 @@ class Executor:
                 variable_values=dict(variables or {}),
                 operation_name=prepared.operation.name.value if prepared.operation.name else None,
                 field_resolver=resolve_field,
-                middleware=MiddlewareManager(budget),
+                middleware=MIDDLEWARE,
             )
 
         result = await in_database_thread(execute_in_budget)

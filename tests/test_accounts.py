@@ -27,10 +27,11 @@ async def test_sign_up_returns_a_token_that_identifies_the_user(clients):
     assert payload["user"]["createdAt"].endswith("Z")
     viewer = await clients.data("{ viewer { id username } }", token=payload["token"])
     assert viewer["viewer"] == {"id": payload["user"]["id"], "username": "Ada_Lovelace"}
-    # The node interface finds users too.
+    # The node interface finds the viewer too (and nobody else: test_api_input).
     node = await clients.data(
         "query($id: ID!) { node(id: $id) { ... on User { username } } }",
         {"id": payload["user"]["id"]},
+        token=payload["token"],
     )
     assert node["node"] == {"username": "Ada_Lovelace"}
 

@@ -13,8 +13,9 @@ from tests.clients import open_graphql_socket, sign_up
 GR = "application/graphql-response+json"
 
 
-def deep_library_query(levels: int) -> str:
-    """library → tags → Tag.stories → Story.tags → …, `levels` fields deep."""
+def deep_library_query(levels: int, first: int | None = None) -> str:
+    """library → tags → Tag.stories → Story.tags → …, `levels` fields deep;
+    each connection asks for `first` items (its default when None)."""
     # Each step down: (fields it opens, GraphQL type it ends on).
     path = ["library", "tags", "edges", "node"]  # now at a Tag
     at_tag = True
@@ -31,8 +32,11 @@ def deep_library_query(levels: int) -> str:
         "node": "id",
     }[path[-1]]
     query = leaf
-    for field in reversed(path):
-        query = f"{field} {{ {query} }}"
+    page = f"(first: {first})" if first is not None else ""
+    for index in reversed(range(len(path))):
+        field = path[index]
+        paged = field == "stories" or index == 1  # Library.tags; Story.tags has no pages
+        query = f"{field}{page if paged else ''} {{ {query} }}"
     return "{ " + query + " }"
 
 
@@ -57,7 +61,8 @@ async def test_a_query_nested_40_levels_deep_is_refused_naming_the_limit(clients
 @pytest.mark.gen_test
 async def test_a_query_within_the_depth_limit_runs(clients):
     token = await sign_up(clients, "shallow")
-    data = await clients.data(deep_library_query(MAX_DEPTH), token=token)
+    # One item per page: deep is allowed, deep and wide is not (test_query_cost).
+    data = await clients.data(deep_library_query(MAX_DEPTH, first=1), token=token)
     assert data == {"library": {"tags": {"edges": []}}}
 
 

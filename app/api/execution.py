@@ -1,8 +1,9 @@
 """One execution path for every transport: HTTP now, WebSocket alike.
 
-`Executor.prepare` turns query text into a parsed, validated document
-(cached by text, so a hot query is parsed and validated once) and picks
-the operation; `Executor.run` coerces variables and executes. Errors that
+`Executor.prepare` turns query text into a parsed, validated and costed
+document (cached by text, so a hot query is parsed and validated once;
+app.api.document_cache) and picks the operation; `Executor.run` coerces
+variables and executes within a time budget (app.api.budget). Errors that
 stop a request before execution (syntax, validation, unknown operation,
 variables) come back as a `RequestFailure`, which the transports answer
 without a `data` entry, as the GraphQL over HTTP spec asks.
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -31,6 +31,9 @@ from graphql import (
 )
 
 from app import metrics
+from app.api.budget import MIDDLEWARE, Budget, OverBudget
+from app.api.cost import QueryCostRule
+from app.api.document_cache import DocumentCache
 from app.api.errors import (
     BAD_USER_INPUT,
     GRAPHQL_PARSE_FAILED,
@@ -39,12 +42,18 @@ from app.api.errors import (
     format_error,
     request_error,
 )
-from app.api.limits import MAX_STRING, MAX_TOKENS, QueryLimitsRule, long_string_in
-from app.api.resolvers.base import resolve_field
+from app.api.limits import (
+    DOCUMENT_CACHE_BYTES,
+    EXECUTION_BUDGET,
+    MAX_TOKENS,
+    QueryLimitsRule,
+    variables_problem,
+)
+from app.api.resolvers.base import Context, resolve_field
 from app.db import in_database_thread
 
 #: graphql-core's standard rules, and ours.
-RULES = (*specified_rules, QueryLimitsRule)
+RULES = (*specified_rules, QueryLimitsRule, QueryCostRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +89,17 @@ def _failure(errors: list[GraphQLError], code: str) -> RequestFailure:
 
 
 class Executor:
-    def __init__(self, schema: GraphQLSchema, cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        cache_size: int = 512,
+        cache_bytes: int = DOCUMENT_CACHE_BYTES,
+        budget: float = EXECUTION_BUDGET,
+    ) -> None:
         self.schema = schema
-        self._parse_and_validate = lru_cache(maxsize=cache_size)(self._compile)
+        self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
+        #: Seconds one operation may hold the loop executing (app.api.budget).
+        self.budget = budget
 
     def _compile(self, query: str) -> DocumentNode | RequestFailure:
         try:
@@ -103,11 +120,10 @@ class Executor:
         variables: Mapping[str, Any] | None = None,
     ) -> Prepared | RequestFailure:
         """The validated operation to run, or why it cannot run."""
-        too_long = long_string_in(variables or {})
-        if too_long is not None:
-            message = f"A string variable has {too_long} characters; the limit is {MAX_STRING}."
-            return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
-        compiled = self._parse_and_validate(query)
+        problem = variables_problem(variables or {})
+        if problem is not None:
+            return _failure([request_error(problem, BAD_USER_INPUT)], BAD_USER_INPUT)
+        compiled = self.documents.get(query)
         if isinstance(compiled, RequestFailure):
             return compiled
         operation = get_operation_ast(compiled, operation_name)
@@ -124,29 +140,50 @@ class Executor:
         self,
         prepared: Prepared,
         variables: Mapping[str, Any] | None,
-        context: object,
+        context: Context,
         root_value: object = None,
     ) -> dict[str, Any] | RequestFailure:
         """Executes a prepared query or mutation; returns the response body.
 
         Its resolvers' database work runs off the loop where that matters
         (app.db.in_database_thread); async resolvers finish on the loop."""
-        result = await in_database_thread(
-            execute,
-            self.schema,
-            prepared.document,
-            root_value=root_value,
-            context_value=context,
-            variable_values=dict(variables or {}),
-            operation_name=prepared.operation.name.value if prepared.operation.name else None,
-            field_resolver=resolve_field,
-        )
+        budget = Budget(self.budget)
+        context = replace(context, budget=budget)
+
+        def execute_in_budget() -> Any:
+            budget.start()
+            return execute(
+                self.schema,
+                prepared.document,
+                root_value=root_value,
+                context_value=context,
+                variable_values=dict(variables or {}),
+                operation_name=prepared.operation.name.value if prepared.operation.name else None,
+                field_resolver=resolve_field,
+                middleware=MIDDLEWARE,
+            )
+
+        result = await in_database_thread(execute_in_budget)
         if inspect.isawaitable(result):
             result = await result
+        if budget.exceeded:
+            result = _one_budget_error(result)
         shaped = shape_result(result)
         outcome = "error" if isinstance(shaped, RequestFailure) or "errors" in shaped else "ok"
         metrics.graphql_operations.labels(prepared.kind.value, outcome).inc()
         return shaped
+
+
+def _one_budget_error(result: ExecutionResult) -> ExecutionResult:
+    """Every field after the budget ran out failed alike: one error says it."""
+    errors, told = [], False
+    for error in result.errors or []:
+        if isinstance(error.original_error, OverBudget):
+            if told:
+                continue
+            told = True
+        errors.append(error)
+    return ExecutionResult(result.data, errors)
 
 
 def shape_result(result: ExecutionResult) -> dict[str, Any] | RequestFailure:

@@ -13,7 +13,16 @@ checked before execution, and its error names the limit:
   are spread, at most `MAX_FIELDS` per operation;
 - strings: a string argument or variable of more than `MAX_STRING`
   characters is refused (the domain rules are far tighter; this only
-  keeps a megabyte of text from being processed at all).
+  keeps a megabyte of text from being processed at all), and so is one
+  holding a NUL character, which no text of ours may contain and which
+  PostgreSQL refuses to store or even compare (BAD_USER_INPUT);
+- variables: nested more than `MAX_VARIABLE_DEPTH` lists or objects deep
+  is refused (BAD_USER_INPUT) before anything walks them recursively: no
+  argument of the schema nests deeper than a list of ids;
+- cost: about how many values the result could hold, `MAX_COST` at most
+  (app.api.cost);
+- time: executing one operation may hold the loop `EXECUTION_BUDGET`
+  seconds at most (app.api.budget).
 
 The request body itself is capped in the HTTP handler (MAX_BODY_BYTES).
 """
@@ -36,11 +45,23 @@ from graphql import (
     ValidationContext,
 )
 
+from app.api.errors import BAD_USER_INPUT
+
 MAX_TOKENS = 20_000
 MAX_DEPTH = 12
 MAX_FIELDS = 1_000
 MAX_STRING = 100_000
+MAX_VARIABLE_DEPTH = 20
+#: About how many values one operation's result may hold (app.api.cost):
+#: the explorer's introspection query is costed at about 8,000 of them, the
+#: library page's query (100 stories with their tags, 100 tags) about 5,200.
+MAX_COST = 20_000
+#: Seconds one operation may hold the loop executing (app.api.budget).
+EXECUTION_BUDGET = 1.0
 MAX_BODY_BYTES = 1024 * 1024
+#: Bytes of parsed documents kept for reuse (app.api.document_cache).
+DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
+NUL_MESSAGE = "Text may not contain a NUL character (\\u0000); remove it from the {where}."
 
 
 class _Measure:
@@ -123,18 +144,31 @@ class QueryLimitsRule(ASTValidationRule):
                     node,
                 )
             )
+        if "\x00" in node.value:
+            message = NUL_MESSAGE.format(where="string argument")
+            self.report_error(GraphQLError(message, node, extensions={"code": BAD_USER_INPUT}))
 
 
-def long_string_in(value: Any) -> int | None:
-    """The length of the first over-long string in variables, if any."""
-    if isinstance(value, str):
-        return len(value) if len(value) > MAX_STRING else None
-    if isinstance(value, Mapping):
-        value = value.values()
-    elif not isinstance(value, list):
-        return None
-    for item in value:
-        found = long_string_in(item)
-        if found is not None:
-            return found
+def variables_problem(variables: Mapping[str, Any]) -> str | None:
+    """What is wrong with these variables, if anything: nesting past
+    `MAX_VARIABLE_DEPTH`, a string past `MAX_STRING`, or a NUL character.
+
+    Walked with a stack, not recursion: a value nested a thousand deep is
+    a refusal here, not a RecursionError in whatever walks it next."""
+    stack: list[tuple[Any, int]] = [(value, 1) for value in variables.values()]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                return f"A string variable has {len(value)} characters; the limit is {MAX_STRING}."
+            if "\x00" in value:
+                return NUL_MESSAGE.format(where="variables")
+        elif isinstance(value, Mapping | list):
+            if depth > MAX_VARIABLE_DEPTH:
+                return (
+                    f"A variable is nested more than {MAX_VARIABLE_DEPTH} lists or objects "
+                    "deep; no argument here takes more than a list."
+                )
+            items = value.values() if isinstance(value, Mapping) else value
+            stack.extend((item, depth + 1) for item in items)
     return None

@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from app.ids import row_key
 from app.models.errors import InvalidInput
 
 MAX_PAGE = 100
@@ -25,16 +26,32 @@ def encode_cursor(*parts: object) -> str:
     return base64.urlsafe_b64encode("|".join(map(str, parts)).encode()).decode()
 
 
+def not_ours(cursor: str) -> InvalidInput:
+    return InvalidInput(f"The cursor {cursor[:80]!r} is not one this server made.")
+
+
 def decode_cursor(cursor: str, parts: int) -> list[str]:
-    """The parts of a cursor made by `encode_cursor`, or BAD_USER_INPUT."""
+    """The parts of a cursor made by `encode_cursor`, or BAD_USER_INPUT.
+
+    A NUL character is never in a cursor of ours, and PostgreSQL would
+    refuse it in a query."""
     try:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
         text = ""
     pieces = text.split("|")
-    if len(pieces) != parts or not all(pieces):
-        raise InvalidInput(f"The cursor {cursor!r} is not one this server made.")
+    if len(pieces) != parts or not all(pieces) or "\x00" in text:
+        raise not_ours(cursor)
     return pieces
+
+
+def cursor_row_key(cursor: str, raw: str) -> int:
+    """The row id a cursor holds, or BAD_USER_INPUT when `raw` cannot be one
+    (not plain digits, or past a 64-bit key)."""
+    key = row_key(raw)
+    if key is None:
+        raise not_ours(cursor)
+    return key
 
 
 def connection(

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
+from app.api.budget import Budget
 from app.models.auth_token import AuthToken
 from app.models.user import User
 
@@ -60,6 +61,9 @@ class Context:
     address: str | None = None
     #: Watchers and tabs across processes; None where nothing counts.
     presence: PresenceCounts | None = None
+    #: The time the operation being executed may still take (app.api.budget);
+    #: the executor sets it on its own copy of the context.
+    budget: Budget | None = None
 
 
 @lru_cache(maxsize=1024)

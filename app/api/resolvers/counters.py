@@ -7,12 +7,18 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from app.api.pagination import check_first, connection, decode_cursor, encode_cursor
+from app.api.pagination import (
+    check_first,
+    connection,
+    cursor_row_key,
+    decode_cursor,
+    encode_cursor,
+    not_ours,
+)
 from app.api.resolvers.base import Context
 from app.events import CounterChanged, CounterSnapshot, counter_presence_key
 from app.ids import to_global_id
 from app.models.counter import Counter, CounterOperation
-from app.models.errors import InvalidInput
 
 CounterLike = Counter | CounterSnapshot
 
@@ -29,9 +35,9 @@ def counters(
     if after is not None:
         stamp, row_id = decode_cursor(after, 2)
         try:
-            position = (datetime.fromisoformat(stamp), int(row_id))
+            position = (datetime.fromisoformat(stamp), cursor_row_key(after, row_id))
         except ValueError:
-            raise InvalidInput(f"The cursor {after!r} is not one this server made.") from None
+            raise not_ours(after) from None
     rows = Counter.page_by_recent_change(first + 1, position)
     return connection(
         rows,
@@ -53,9 +59,7 @@ def counter_history(
     after_id = None
     if after is not None:
         (raw,) = decode_cursor(after, 1)
-        if not raw.isdigit():
-            raise InvalidInput(f"The cursor {after!r} is not one this server made.")
-        after_id = int(raw)
+        after_id = cursor_row_key(after, raw)
     rows = CounterOperation.page(source.id, first + 1, after_id)
     return connection(rows, first, after, lambda op: encode_cursor(op.id), source.operation_count)
 

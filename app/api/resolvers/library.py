@@ -10,10 +10,16 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from app.api.pagination import check_first, connection, decode_cursor, encode_cursor
+from app.api.pagination import (
+    check_first,
+    connection,
+    cursor_row_key,
+    decode_cursor,
+    encode_cursor,
+)
 from app.api.resolvers.base import Context
 from app.events import StoryData, TagData
-from app.ids import from_global_id, to_global_id
+from app.ids import from_global_id, row_key, to_global_id
 from app.models.errors import InvalidInput, NotFound, Unauthenticated
 from app.models.library import Story, Tag
 from app.models.user import User
@@ -29,24 +35,30 @@ def viewer_of(info: GraphQLResolveInfo) -> User:
     return context.viewer
 
 
+def not_an_id(global_id: str) -> InvalidInput:
+    return InvalidInput(f"{global_id[:80]!r} is not an id this server made.")
+
+
 def decode_id(global_id: str, type_name: str) -> int:
-    """The key of a `type_name` global id; NotFound for another type."""
+    """The key of a `type_name` global id; NotFound for another type, and
+    BAD_USER_INPUT for an id whose key no row of ours could have."""
     decoded = from_global_id(global_id)
     if decoded is None:
-        raise InvalidInput(f"{global_id!r} is not an id this server made.")
-    found_type, key = decoded
-    if found_type != type_name or not key.isdigit():
+        raise not_an_id(global_id)
+    found_type, raw = decoded
+    if found_type != type_name:  # a counter's id, say: ours, but not a story
         raise NotFound(f"No such {type_name.lower()} in your library.")
-    return int(key)
+    key = row_key(raw)
+    if key is None:
+        raise not_an_id(global_id)
+    return key
 
 
 def _before(after: str | None) -> int | None:
     if after is None:
         return None
     (raw,) = decode_cursor(after, 1)
-    if not raw.isdigit():
-        raise InvalidInput(f"The cursor {after!r} is not one this server made.")
-    return int(raw)
+    return cursor_row_key(after, raw)
 
 
 def _story_page(owner_id: int, first: int, after: str | None, tag_id: int | None) -> Any:
@@ -91,9 +103,7 @@ def library_tags(
     position = None
     if after is not None:
         key, raw_id = decode_cursor(after, 2)
-        if not raw_id.isdigit():
-            raise InvalidInput(f"The cursor {after!r} is not one this server made.")
-        position = (key, int(raw_id))
+        position = (key, cursor_row_key(after, raw_id))
     rows = Tag.page(owner, first + 1, position)
     return connection(
         rows,
@@ -199,13 +209,13 @@ def event_tag_ids(event: Any, _info: GraphQLResolveInfo) -> list[str]:
 # --------------------------------------------------------------------- node
 
 
-def load_story(key: str, context: Context) -> Story | None:
-    if context.viewer is None or not key.isdigit():
+def load_story(key: int, context: Context) -> Story | None:
+    if context.viewer is None:
         return None
-    return Story.find_owned(context.viewer.id, int(key))
+    return Story.find_owned(context.viewer.id, key)
 
 
-def load_tag(key: str, context: Context) -> Tag | None:
-    if context.viewer is None or not key.isdigit():
+def load_tag(key: int, context: Context) -> Tag | None:
+    if context.viewer is None:
         return None
-    return Tag.find_owned(context.viewer.id, int(key))
+    return Tag.find_owned(context.viewer.id, key)

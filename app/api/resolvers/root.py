@@ -10,28 +10,31 @@ from graphql import GraphQLAbstractType, GraphQLResolveInfo
 from app import events
 from app.api.resolvers import library
 from app.api.resolvers.base import Context
+from app.api.resolvers.library import not_an_id
 from app.events import Actor, CounterSnapshot
-from app.ids import from_global_id, to_global_id
+from app.ids import from_global_id, row_key, to_global_id
 from app.models.counter import Counter
 from app.models.errors import InvalidInput
 from app.models.library import Story, Tag
 from app.models.user import User
 
 
-def _counter(key: str, _context: Context) -> Counter | None:
+def _counter(name: str) -> Counter | None:
     try:
-        return Counter.lookup(key)
+        return Counter.lookup(name)
     except InvalidInput:
         return None
 
 
-def _user(key: str, _context: Context) -> User | None:
-    return User.get_or_none(User.id == int(key)) if key.isdigit() else None
+def _user(key: int, context: Context) -> User | None:
+    """Only the viewer themself: a username is not for anyone who can count
+    ids, just as a story is not for anyone but its owner."""
+    viewer = context.viewer
+    return viewer if viewer is not None and viewer.id == key else None
 
 
-#: Global id type name -> loader of that type's object for the viewer.
-NODE_LOADERS: dict[str, Callable[[str, Context], object | None]] = {
-    "Counter": _counter,
+#: Global id type name -> loader of that row for the viewer (None: not theirs).
+ROW_LOADERS: dict[str, Callable[[int, Context], object | None]] = {
     "User": _user,
     "Story": library.load_story,
     "Tag": library.load_tag,
@@ -41,10 +44,17 @@ NODE_LOADERS: dict[str, Callable[[str, Context], object | None]] = {
 def node(_root: None, info: GraphQLResolveInfo, id: str) -> object | None:
     decoded = from_global_id(id)
     if decoded is None:
-        raise InvalidInput(f"{id!r} is not an id this server made.")
+        raise not_an_id(id)
     type_name, key = decoded
-    loader = NODE_LOADERS.get(type_name)
-    return loader(key, info.context) if loader is not None else None
+    if type_name == "Counter":  # public, and keyed by name
+        return _counter(key)
+    loader = ROW_LOADERS.get(type_name)
+    if loader is None:
+        return None
+    row = row_key(key)
+    if row is None:
+        raise not_an_id(id)
+    return loader(row, info.context)
 
 
 def viewer(_root: None, info: GraphQLResolveInfo) -> User | None:

@@ -128,12 +128,19 @@ async def test_fragments_cost_where_they_are_spread(clients):
 
 def library_page_query() -> str:
     """The query the library page sends, read from its script."""
-    script = (PROJECT_ROOT / "static/js/library.js").read_text()
-    story = re.search(r'const STORY = "([^"]+)";', script)
-    library = re.search(r"const LIBRARY = `([^`]+)`;", script)
-    assert story, "the library page's STORY fields moved; update this test"
+    scripts = "\n".join(
+        (PROJECT_ROOT / "static/js" / name).read_text()
+        for name in ("library.js", "library-state.js")
+    )
+    constants = {
+        name: text or number
+        for name, text, number in re.findall(r'const ([A-Z]+) = (?:"([^"]+)"|(\d+));', scripts)
+    }
+    library = re.search(r"const LIBRARY = `([^`]+)`;", scripts)
     assert library, "the library page's query moved; update this test"
-    return library.group(1).replace("${STORY}", story.group(1))
+    query = re.sub(r"\$\{([A-Z]+)\}", lambda name: constants[name.group(1)], library.group(1))
+    assert "${" not in query, "the library page's query uses a constant this test cannot read"
+    return query
 
 
 @pytest.mark.gen_test

@@ -153,6 +153,12 @@ class Backoff:
 _CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 
 
+def _connection_state(database: peewee.Database) -> peewee._ConnectionState:
+    """This thread's connection, closed flag and transaction stack: Peewee's
+    private `_state`, on which these classes build as ReconnectMixin does."""
+    return database._state  # type: ignore[attr-defined]  # private to Peewee, not in its stubs
+
+
 class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
     """PostgreSQL whose threads get a new connection when theirs is lost."""
 
@@ -163,7 +169,7 @@ class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
     def _connect(self) -> Any:
         self.backoff.check()
         try:
-            connection = super()._connect()
+            connection = super()._connect()  # type: ignore[misc]  # Peewee's private hook
         except Exception as error:
             self.backoff.failed(error)
             raise DatabaseUnreachable() from error
@@ -172,21 +178,23 @@ class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
 
     def _lost(self) -> bool:
         """Whether this thread's connection is gone (not merely a failed statement)."""
-        connection = self._state.conn
+        connection = _connection_state(self).conn
         return connection is None or connection.closed
 
     def _forget_connection(self) -> None:
         """Drops this thread's dead connection; the next use opens another.
         A transaction in progress stays on the stack for its `atomic` to end."""
-        connection = self._state.conn
-        self._state.conn = None
-        self._state.closed = True
+        state = _connection_state(self)
+        connection = state.conn
+        state.conn = None
+        state.closed = True
         if connection is not None:
             with contextlib.suppress(Exception):  # dead already: closing is a courtesy
                 connection.close()
 
     def cursor(self, named_cursor: Any = None) -> Any:
-        if self._state.closed and self._state.transactions:
+        state = _connection_state(self)
+        if state.closed and state.transactions:
             # This transaction's connection is gone, and the transaction with it.
             unit.clean_failure = True
             raise DatabaseUnreachable()
@@ -222,7 +230,7 @@ class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
                 raise DatabaseUnreachable() from again
 
     def commit(self) -> None:
-        if self._state.closed:
+        if _connection_state(self).closed:
             unit.clean_failure = True  # lost before COMMIT was ever sent
             raise DatabaseUnreachable()
         try:
@@ -236,7 +244,7 @@ class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
         unit.wrote = True
 
     def rollback(self) -> None:
-        if self._state.closed:
+        if _connection_state(self).closed:
             return  # the server rolled back when the connection ended
         try:
             super().rollback()
@@ -280,7 +288,7 @@ class GuardedSqliteDatabase(peewee.SqliteDatabase):
             if refusal is None:
                 raise
             raise refusal from error
-        if not self._state.transactions and not is_read(sql):
+        if not _connection_state(self).transactions and not is_read(sql):
             unit.wrote = True
         return cursor
 
@@ -304,7 +312,7 @@ class GuardedSqliteDatabase(peewee.SqliteDatabase):
         unit.wrote = True
 
     def rollback(self) -> None:
-        connection = self._state.conn
+        connection = _connection_state(self).conn
         if connection is not None and not connection.in_transaction:
             return  # SQLite already rolled back (it does after SQLITE_FULL)
         super().rollback()

@@ -26,7 +26,6 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import (
-    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -45,6 +44,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
+    ValidationRule,
     get_named_type,
 )
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
@@ -77,7 +77,11 @@ def list_sizes(schema: GraphQLSchema) -> Mapping[tuple[str, str], float]:
         ("__Type", "interfaces"): per(sum(len(t.interfaces) for t in with_fields), len(types)),
         ("__Type", "possibleTypes"): per(
             sum(len(t.types) for t in types if isinstance(t, GraphQLUnionType))
-            + sum(len(schema.get_implementations(t).objects) for t in with_fields),
+            + sum(
+                len(schema.get_implementations(t).objects)
+                for t in types
+                if isinstance(t, GraphQLInterfaceType)
+            ),
             len(types),
         ),
         ("__Type", "enumValues"): per(
@@ -188,7 +192,7 @@ class _Cost:
         return default if isinstance(default, int) else MAX_PAGE
 
 
-class QueryCostRule(ASTValidationRule):
+class QueryCostRule(ValidationRule):
     """Refuses operations whose result could hold more than `MAX_COST` values."""
 
     def __init__(self, context: ValidationContext) -> None:

@@ -58,6 +58,7 @@ def format_error(error: GraphQLError, default_code: str) -> dict[str, Any]:
     """The JSON form of `error`; `default_code` is for errors the GraphQL
     engine raised itself (syntax, validation, variable coercion)."""
     original = error.original_error
+    extensions: dict[str, Any]
     if original is None or isinstance(original, GraphQLError):
         formatted = error.formatted
         extensions = dict(formatted.get("extensions") or {})
@@ -67,7 +68,7 @@ def format_error(error: GraphQLError, default_code: str) -> dict[str, Any]:
     if isinstance(original, DomainError):
         formatted = error.formatted
         formatted["message"] = str(original)
-        extensions: dict[str, Any] = {"code": code_of(original)}
+        extensions = {"code": code_of(original)}
         retry_after = getattr(original, "retry_after", None)
         if retry_after is not None:
             extensions["retryAfter"] = retry_after

@@ -39,6 +39,6 @@ def _literal(node: ValueNode, _variables: Any = None) -> datetime:
 
 
 def install_datetime(scalar: GraphQLScalarType) -> None:
-    scalar.coerce_output_value = _output  # type: ignore[method-assign]
-    scalar.coerce_input_value = _input  # type: ignore[method-assign]
-    scalar.coerce_input_literal = _literal  # type: ignore[method-assign]
+    scalar.coerce_output_value = _output
+    scalar.coerce_input_value = _input
+    scalar.coerce_input_literal = _literal

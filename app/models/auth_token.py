@@ -28,7 +28,9 @@ def _digest(token: str) -> str:
 
 
 class AuthToken(BaseModel):
+    id: peewee.AutoField[int]
     user = peewee.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    user_id: peewee.ForeignKeyField[int]
     token_hash = peewee.CharField(max_length=64, unique=True)
     created_at = peewee.DateTimeField()
     revoked_at = peewee.DateTimeField(null=True)

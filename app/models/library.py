@@ -94,7 +94,9 @@ def check_color(color: str) -> str:
 
 
 class Tag(BaseModel):
+    id: peewee.AutoField[int]
     owner = peewee.ForeignKeyField(User, backref="tags", on_delete="CASCADE")
+    owner_id: peewee.ForeignKeyField[int]
     name = peewee.CharField(max_length=NAME_MAX)
     #: The name folded to lower case: unique per owner.
     name_key = peewee.CharField(max_length=NAME_MAX)
@@ -216,7 +218,9 @@ def check_description(description: str | None) -> str | None:
 
 
 class Story(BaseModel):
+    id: peewee.AutoField[int]
     owner = peewee.ForeignKeyField(User, backref="stories", on_delete="CASCADE")
+    owner_id: peewee.ForeignKeyField[int]
     url = peewee.CharField(max_length=2048)
     #: The URL as `normalize_url` makes it: unique per owner.
     normalized_url = peewee.CharField(max_length=2048)
@@ -224,6 +228,9 @@ class Story(BaseModel):
     description = peewee.TextField(null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
+    #: The story's tags when a page loaded them for many stories at once
+    #: (`tags_of`); not a column, and unset otherwise.
+    prefetched_tags: list[Tag]
 
     class Meta:
         indexes = ((("owner", "normalized_url"), True), (("owner", "id"), False))
@@ -248,7 +255,7 @@ class Story(BaseModel):
         return story
 
     @classmethod
-    def _filtered(cls, owner_id: int, tag_id: int | None) -> peewee.ModelSelect:
+    def _filtered(cls, owner_id: int, tag_id: int | None) -> peewee.ModelSelect[Story]:
         query = cls.select().where(cls.owner == owner_id)
         if tag_id is not None:
             query = query.join(StoryTag).where(StoryTag.tag == tag_id)
@@ -371,8 +378,11 @@ class Story(BaseModel):
 
 
 class StoryTag(BaseModel):
+    id: peewee.AutoField[int]
     story = peewee.ForeignKeyField(Story, backref="links", on_delete="CASCADE")
+    story_id: peewee.ForeignKeyField[int]
     tag = peewee.ForeignKeyField(Tag, backref="links", on_delete="CASCADE")
+    tag_id: peewee.ForeignKeyField[int]
 
     class Meta:
         indexes = ((("story", "tag"), True), (("tag",), False))

@@ -40,6 +40,7 @@ def check_password(password: str) -> str:
 
 
 class User(BaseModel):
+    id: peewee.AutoField[int]
     username = peewee.CharField(max_length=32)
     #: The username folded to lower case: unique, so that "Ada" and "ada"
     #: cannot both exist.

@@ -77,7 +77,7 @@ def send_text(
         connection.write_message(message).add_done_callback(_observe)
         return True
     frame = shared.get(message) if shared is not None else None
-    if frame is None:
+    if not isinstance(frame, bytes):  # the frame of `message`, unless not built yet
         frame = text_frame(message)
         if shared is not None:
             shared[message] = frame

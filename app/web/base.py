@@ -67,7 +67,7 @@ class RedactedLogging(tornado.web.RequestHandler):
         if isinstance(value, tornado.web.HTTPError):
             super().log_exception(typ, value, tb)  # a summary only, redacted above
             return
-        app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+        app_log.error("Uncaught exception %s", self._request_summary(), exc_info=value)
 
 
 class BaseHandler(RedactedLogging):

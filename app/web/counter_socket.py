@@ -4,11 +4,12 @@ Protocol details live in `app.protocols.counter_ws`; this adapter
 validates the name before the upgrade, registers the socket with the
 registry, runs each command through one model method and writes frames.
 
-Stream positions: the socket remembers the offset of the newest event it
-has sent (at first, the snapshot's) and never sends an older one again,
-so an event that was already in the snapshot, or in a replay, is not
-repeated. While it waits for something (the snapshot's epoch, a resume's
-history) it holds live events back and sends them after, in order.
+Stream positions: the socket's cursor (app.realtime.cursor) remembers the
+offset of the newest event it has sent (at first, the snapshot's) and
+never sends an older one again, so an event that was already in the
+snapshot, or in a replay, is not repeated. While it waits for something
+(the snapshot's epoch, a resume's history) it holds live events back and
+sends them after, in order.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.models.counter import Counter, check_name
 from app.models.errors import DomainError
 from app.protocols import counter_ws as protocol
 from app.realtime import writer
+from app.realtime.cursor import GAP, SEND, StreamCursor
 from app.realtime.history import Position, Recovery, count_gap, recover
 from app.web.base import BaseSocketHandler
 
@@ -94,14 +96,13 @@ class CounterSocketHandler(BaseSocketHandler):
     name: str = ""
     operation_types: frozenset[str] | None = None
     registered: bool = False
-    #: The newest offset sent (the snapshot's, then each event's).
-    offset: int = 0
+    #: The newest offset sent (the snapshot's, then each event's), and the
+    #: live events held back while the socket waits.
+    cursor: StreamCursor[CounterChanged] | None = None
     #: The snapshot's position: what a resume must fill the gap up to.
     snapshot_offset: int = 0
     epoch: str = ""
     resumed: bool = False
-    #: Live events held back while the socket waits; None when not waiting.
-    held: list[CounterChanged] | None = None
     presence: _PresenceFrames | None = None
     #: Set while a command runs, done once it is answered.
     running: asyncio.Future[None] | None = None
@@ -126,7 +127,8 @@ class CounterSocketHandler(BaseSocketHandler):
         except Exception:
             # Tornado calls on_close only for sockets whose open succeeded.
             log.exception("could not open the counter socket for %r", self.name)
-            self.held = None
+            if self.cursor is not None:
+                self.cursor.forget()
             self.close(1011, "Internal server error")
 
     async def start(self) -> None:
@@ -134,7 +136,9 @@ class CounterSocketHandler(BaseSocketHandler):
         was held meanwhile."""
         topic = counter_topic(self.name)
         # Register before reading the state: no change can fall between.
-        self.held = []
+        cursor: StreamCursor[CounterChanged] = StreamCursor()
+        self.cursor = cursor
+        cursor.hold()
         self.services.registry.add(topic, self)
         self.registered = True
         metrics.subscriptions.labels("counter").inc()
@@ -143,7 +147,8 @@ class CounterSocketHandler(BaseSocketHandler):
             self.epoch = await self.services.history.epoch(topic)
         except Exception as error:  # out of reach (Redis down): a resume will be refused
             log.warning("could not read the epoch of counter %r: %s", self.name, error)
-        self.offset = self.snapshot_offset = counter.operation_count
+        self.snapshot_offset = counter.operation_count
+        cursor.start_at(counter.operation_count)
         self.send(protocol.snapshot_message(counter, utcnow(), self.epoch))
         self.presence = _PresenceFrames(self)
         if self.registered:  # (a failed snapshot write, or a close meanwhile, unregisters)
@@ -209,7 +214,8 @@ class CounterSocketHandler(BaseSocketHandler):
                 "send resume as the first frame."
             )
         self.resumed = True
-        self.held = []
+        assert self.cursor is not None  # (made by `start`, which runs before any command)
+        self.cursor.hold()
         try:
             recovery = await recover(
                 self.services.history,
@@ -219,7 +225,7 @@ class CounterSocketHandler(BaseSocketHandler):
             )
         except Exception as error:  # the history is out of reach (Redis down)
             log.warning("could not read the history of counter %r: %s", self.name, error)
-            recovery = Recovery(None, Position(self.offset, self.epoch))
+            recovery = Recovery(None, Position(self.cursor.offset, self.epoch))
         if recovery.events is None:
             self.send(protocol.reset_message(recovery.position))
         else:
@@ -230,23 +236,29 @@ class CounterSocketHandler(BaseSocketHandler):
 
     def release(self) -> None:
         """Sends, in order, the live events held while the socket waited."""
-        held, self.held = self.held, None
-        for event in held or ():
-            self.deliver(event, {})
+        if self.cursor is not None:
+            self.cursor.release(self._send_held, self._tell_gap)
 
     def deliver(self, event: object, shared: dict[object, object]) -> None:
         assert isinstance(event, CounterChanged)
-        if self.held is not None:
-            self.held.append(event)
-            return
-        if event.offset <= self.offset:
-            return  # already in the snapshot or a replay
-        if event.offset > self.offset + 1:  # its predecessor was lost: say so first
-            count_gap(shared)
-            self.send(protocol.reset_message(Position(event.offset - 1, event.epoch)))
-        self.offset = event.offset
+        verdict = self.cursor.accept(event.offset, event)  # type: ignore[union-attr]
+        if verdict is not SEND:
+            if verdict is not GAP:
+                return  # held while waiting, or already in the snapshot or a replay
+            self._tell_gap(event.offset, event, shared)
         self.epoch = event.epoch
         self.send_event(event, shared)
+
+    def _send_held(self, event: CounterChanged) -> None:
+        self.epoch = event.epoch
+        self.send_event(event, {})
+
+    def _tell_gap(
+        self, offset: int, event: CounterChanged, shared: dict[object, object] | None = None
+    ) -> None:
+        """The event's predecessor was lost: the client refetches, then goes on."""
+        count_gap({} if shared is None else shared)
+        self.send(protocol.reset_message(Position(offset - 1, event.epoch)))
 
     def send_event(self, event: CounterChanged, shared: dict[object, object]) -> None:
         if self.operation_types is not None and event.type not in self.operation_types:

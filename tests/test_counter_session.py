@@ -55,7 +55,7 @@ def services(app: tornado.web.Application) -> Services:
 
 
 def session_for(services: Services, name: str, frames: Frames) -> CounterSession:
-    return CounterSession(name, frames, services.registry, services.presence, services.history)
+    return CounterSession(name, frames, services)
 
 
 def changed_at(name: str, offset: int, epoch: str) -> CounterChanged:

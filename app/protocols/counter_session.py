@@ -89,90 +89,54 @@ class Presence(Protocol):
     def current(self, key: Topic) -> int | None: ...
 
 
-class PresenceFrames:
-    """Counts its session's socket as a watcher of the counter and sends it
-    `presence` frames: registered on the counter's presence topic, so that
-    counter events never pay for presence."""
+class Services(Protocol):
+    """What the session uses of the app (app.services.Services)."""
 
-    __slots__ = ("joined", "key", "sent", "session")
+    @property
+    def registry(self) -> Registry: ...
 
-    def __init__(self, session: CounterSession) -> None:
-        self.session = session
-        self.key = counter_presence_key(session.name)
-        #: The last number sent: a notice may repeat what the socket was told.
-        self.sent: int | None = None
-        self.joined = False
+    @property
+    def presence(self) -> Presence: ...
 
-    def join(self) -> None:
-        session = self.session
-        session.registry.add(presence_topic(self.key), self)
-        session.presence.enter(self.key)
-        self.joined = True
-        self.send(session.presence.current(self.key), None)
-
-    def leave(self) -> None:
-        if self.joined:
-            self.joined = False
-            session = self.session
-            session.registry.discard(presence_topic(self.key), self)
-            session.presence.leave(self.key)
-
-    def deliver(self, event: object, shared: dict[object, object]) -> None:
-        assert isinstance(event, CounterPresenceChanged)
-        self.send(event.watchers, shared)
-
-    def send(self, watchers: int | None, shared: dict[object, object] | None) -> None:
-        """Each value once."""
-        if watchers is None or watchers == self.sent:
-            return
-        self.sent = watchers
-        if shared is None:
-            self.session.send(protocol.presence_message(watchers))
-            return
-        frame = shared.get(_PRESENCE_FRAME)
-        if frame is None:
-            frame = shared[_PRESENCE_FRAME] = protocol.encode(protocol.presence_message(watchers))
-        self.session.send_bytes(frame, shared)  # type: ignore[arg-type]
+    @property
+    def history(self) -> History: ...
 
 
 class CounterSession:
     """The state of one counter socket, and what it does with each frame.
-    One per open socket, so its fields are slots."""
+
+    It is the registry's subscriber twice: on the counter's topic, and on
+    its presence topic (so that counter events never pay for presence).
+    One per open socket, so it is kept small: its fields are slots, and
+    topics are built when needed rather than kept."""
 
     __slots__ = (
         "credential",
         "cursor",
         "epoch",
-        "history",
         "name",
         "operation_types",
-        "presence",
-        "presence_frames",
         "registered",
-        "registry",
         "resumed",
         "running",
+        "services",
         "snapshot_offset",
         "stopping",
-        "topic",
         "transport",
+        "watchers_sent",
+        "watching",
     )
 
     def __init__(
         self,
         name: str,
         transport: Transport,
-        registry: Registry,
-        presence: Presence,
-        history: History,
+        services: Services,
         credential: AuthToken | None = None,
     ) -> None:
         self.name = name
-        self.topic = counter_topic(name)
         self.transport = transport
-        self.registry = registry
-        self.presence = presence
-        self.history = history
+        self.services = services
         #: Whose changes these are (the actor), or None: anonymous.
         self.credential = credential
         #: The event types the client subscribed to; None: all of them.
@@ -186,7 +150,10 @@ class CounterSession:
         self.snapshot_offset = 0
         self.epoch = ""
         self.resumed = False
-        self.presence_frames: PresenceFrames | None = None
+        #: Counted as a watcher of the counter, and listening for the count.
+        self.watching = False
+        #: The last count of watchers sent: a notice may repeat it.
+        self.watchers_sent: int | None = None
         #: Set while a command runs, done once it is answered.
         self.running: asyncio.Future[None] | None = None
         #: Stopping for a restart: commands that arrive now are not run.
@@ -201,21 +168,22 @@ class CounterSession:
         cursor: StreamCursor[CounterChanged] = StreamCursor()
         self.cursor = cursor
         cursor.hold()
-        self.registry.add(self.topic, self)
+        services = self.services
+        topic = counter_topic(self.name)
+        services.registry.add(topic, self)
         self.registered = True
         metrics.subscriptions.labels("counter").inc()
         name = self.name
         counter = await in_database_thread(lambda: Counter.lookup(name).snapshot())
         try:
-            self.epoch = await self.history.epoch(self.topic)
+            self.epoch = await services.history.epoch(topic)
         except Exception as error:  # out of reach (Redis down): a resume will be refused
             log.warning("could not read the epoch of counter %r: %s", self.name, error)
         self.snapshot_offset = counter.operation_count
         cursor.start_at(counter.operation_count)
         self.send(protocol.snapshot_message(counter, utcnow(), self.epoch))
-        self.presence_frames = PresenceFrames(self)
         if self.registered:  # (a failed snapshot write, or a close meanwhile, unregisters)
-            self.presence_frames.join()
+            self.watch()
         self.release()
 
     def failed(self) -> None:
@@ -279,7 +247,10 @@ class CounterSession:
         cursor.hold()
         try:
             recovery = await recover(
-                self.history, self.topic, command.since, until=self.snapshot_offset
+                self.services.history,
+                counter_topic(self.name),
+                command.since,
+                until=self.snapshot_offset,
             )
         except Exception as error:  # the history is out of reach (Redis down)
             log.warning("could not read the history of counter %r: %s", self.name, error)
@@ -308,8 +279,12 @@ class CounterSession:
             self.cursor.release(self._send_held, self._tell_gap)
 
     def deliver(self, event: object, shared: dict[object, object]) -> None:
-        """Registry callback: one live event on the counter."""
-        assert isinstance(event, CounterChanged)
+        """Registry callback: one live event on the counter, or a new count
+        of its watchers."""
+        if type(event) is not CounterChanged:
+            assert isinstance(event, CounterPresenceChanged)
+            self.send_watchers(event.watchers, shared)
+            return
         verdict = self.cursor.accept(event.offset, event)  # type: ignore[union-attr]
         if verdict is not SEND:
             if verdict is not GAP:
@@ -339,6 +314,29 @@ class CounterSession:
             message = shared[_FRAME] = protocol.encode(protocol.event_message(event))
         self.send_bytes(message, shared)  # type: ignore[arg-type]
 
+    # ----------------------------------------------------------- presence
+
+    def watch(self) -> None:
+        """Counts the socket as a watcher, listens for the count, and sends it."""
+        presence, key = self.services.presence, counter_presence_key(self.name)
+        self.services.registry.add(presence_topic(key), self)
+        presence.enter(key)
+        self.watching = True
+        self.send_watchers(presence.current(key), None)
+
+    def send_watchers(self, watchers: int | None, shared: dict[object, object] | None) -> None:
+        """A `presence` frame, each number once; encoded once per notice."""
+        if watchers is None or watchers == self.watchers_sent:
+            return
+        self.watchers_sent = watchers
+        if shared is None:
+            self.send(protocol.presence_message(watchers))
+            return
+        frame = shared.get(_PRESENCE_FRAME)
+        if frame is None:
+            frame = shared[_PRESENCE_FRAME] = protocol.encode(protocol.presence_message(watchers))
+        self.send_bytes(frame, shared)  # type: ignore[arg-type]
+
     # ------------------------------------------------------------ sending
 
     def send(self, message: dict[str, object]) -> None:
@@ -352,9 +350,13 @@ class CounterSession:
 
     def closed(self) -> None:
         """The socket is closed or cut off: stops listening and watching."""
+        services = self.services
         if self.registered:
             self.registered = False
-            self.registry.discard(self.topic, self)
+            services.registry.discard(counter_topic(self.name), self)
             metrics.subscriptions.labels("counter").dec()
-        if self.presence_frames is not None:
-            self.presence_frames.leave()
+        if self.watching:
+            self.watching = False
+            key = counter_presence_key(self.name)
+            services.registry.discard(presence_topic(key), self)
+            services.presence.leave(key)

@@ -35,15 +35,7 @@ class CounterSocketHandler(BaseSocketHandler):
             await super().get(*args, **kwargs)
 
     async def open(self, *args: str, **kwargs: str) -> None:
-        services = self.services
-        self.session = session = CounterSession(
-            args[0],
-            self,
-            services.registry,
-            services.presence,
-            services.history,
-            self.credential,
-        )
+        self.session = session = CounterSession(args[0], self, self.services, self.credential)
         super().open()
         try:
             await session.start()

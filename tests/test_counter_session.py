@@ -7,6 +7,8 @@ in test_counter_socket.py and test_recovery.py.)"""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -260,3 +262,21 @@ async def test_a_socket_that_cannot_be_written_to_stops_listening(services):
     assert services.registry.topics() == {}
     Counter.increment("gone")  # no longer delivered
     assert frames.types() == ["snapshot", "presence"]
+
+
+@pytest.mark.parametrize(
+    ("module", "kept_out"),
+    [
+        ("app.protocols.counter_session", ("tornado",)),
+        ("app.realtime.cursor", ("tornado", "graphql")),
+    ],
+)
+def test_the_session_and_the_cursor_load_without_tornado(module, kept_out):
+    """They are driven by any transport: Tornado stays in app/web."""
+    check = (
+        f"import sys, {module}\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {kept_out!r})\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

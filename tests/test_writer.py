@@ -25,7 +25,8 @@ async def test_the_tornado_internals_the_writer_reads_are_still_there(clients, r
     # If this fails, Tornado moved `ws_connection.stream._write_buffer`:
     # re-read app/realtime/writer.py against the new version before upgrading.
     await clients.counter_socket("internals")
-    (handler,) = registry.subscribers(counter_topic("internals"))
+    (session,) = registry.subscribers(counter_topic("internals"))
+    handler = session.transport
     connection = handler.ws_connection
     stream = connection.stream
     assert type(stream) is IOStream  # plain TCP: the send() fast path applies
@@ -100,9 +101,9 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
     # Which server handler serves which stalled client, by the client's port.
     by_port = {raw.getsockname()[1]: raw for raw in stalled}
     handler_of = {
-        handler: by_port[handler.ws_connection.stream.socket.getpeername()[1]]
-        for handler in registry.subscribers(counter_topic(name))
-        if handler.ws_connection.stream.socket.getpeername()[1] in by_port
+        session: by_port[session.transport.ws_connection.stream.socket.getpeername()[1]]
+        for session in registry.subscribers(counter_topic(name))
+        if session.transport.ws_connection.stream.socket.getpeername()[1] in by_port
     }
     assert len(handler_of) == 20
     disconnects_before = REGISTRY.get_sample_value("live_slow_consumer_disconnects_total") or 0

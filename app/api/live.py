@@ -76,7 +76,8 @@ class TopicSource(AsyncIterator[object]):
 
 
 class Member(Protocol):
-    """One subscriber: where its group sends the payload of each event."""
+    """One subscriber: where its group sends the payload of each event.
+    Its position in the stream is kept by an `app.realtime.cursor.StreamCursor`."""
 
     def joined(self) -> None:
         """It has joined its group: from now on a running subscription."""
@@ -84,8 +85,18 @@ class Member(Protocol):
     def hold(self) -> None:
         """Starts catching up: live events wait until `release`."""
 
-    def push(self, payload: bytes, shared: dict[object, object], offset: int | None) -> None:
-        """A live event's payload (held back while the member catches up)."""
+    def push(
+        self,
+        payload: bytes,
+        shared: dict[object, object],
+        offset: int | None,
+        gap: Callable[[int], bytes],
+    ) -> None:
+        """A live event's payload (held back while the member catches up,
+        dropped if already sent). Before one that does not follow the last
+        sent (one between was lost: its process died between commit and
+        publish, or Redis was away), a member that asked for positions is
+        sent `gap(its offset)`."""
 
     def send_now(self, payload: bytes, offset: int | None) -> None:
         """A payload of its own (replayed, or a notice), sent at once."""
@@ -99,12 +110,6 @@ class Member(Protocol):
 
     def forget(self) -> None:
         """Ends catching up for an operation that has ended: drops what it held."""
-
-    def skipped(self, offset: int) -> bool:
-        """Whether a live event at `offset` would leave a hole behind the
-        last one this member was sent (one between was lost: its process
-        died between commit and publish, or Redis was away) that the member
-        is to be told of: only members that asked for positions are."""
 
 
 class Subscriptions(Protocol):
@@ -181,14 +186,17 @@ class SubscriptionGroup:
     ) -> None:
         payload = render(result, event)
         offset = position_of(event)
-        gap: bytes | None = None
+        notice: bytes | None = None
+
+        def gap(at: int) -> bytes:
+            nonlocal notice  # (built once per publish, for every member told)
+            if notice is None:
+                notice = gap_notice(event, at, shared)
+            return notice
+
         for member in tuple(self.members) if members is None else members:
             try:
-                if offset is not None and member.skipped(offset):
-                    if gap is None:
-                        gap = gap_notice(event, offset, shared)
-                    member.send_now(gap, None)
-                member.push(payload, shared, offset)
+                member.push(payload, shared, offset, gap)
             except Exception:
                 log.exception("dropping a subscriber of %s", self.topic)
                 self.leave(member)

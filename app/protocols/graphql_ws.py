@@ -38,6 +38,8 @@ from typing import Any, NotRequired, Protocol, TypedDict
 
 import orjson
 
+from app.realtime.cursor import GAP, SEND, StreamCursor
+
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "graphql-transport-ws"
@@ -120,9 +122,10 @@ class Application(Protocol):
 
 class LiveOperation:
     """One running operation as a member of a live group: where its events
-    go. It sends each stream offset once, in order: an event at or below
-    the newest offset sent was already sent (or replayed), and while the
-    operation catches up, live events wait in `held`.
+    go. Its `StreamCursor` sends each stream offset once, in order, and
+    holds live events while the operation catches up; it is made when the
+    first position is known (an operation that never sees one, such as a
+    presence subscription, needs none).
 
     Only an operation that asked for stream positions (`extensions.since`
     in its subscribe payload: `positions`) is told of a hole in its stream,
@@ -130,51 +133,67 @@ class LiveOperation:
     a `next` (Relay ends the subscription, Apollo and urql repeat the last
     result, gql raises): they get only results with data."""
 
-    __slots__ = ("held", "offset", "op_id", "positions", "session")
+    __slots__ = ("cursor", "op_id", "positions", "session")
 
     def __init__(self, session: Session, op_id: str, positions: bool = False) -> None:
         self.session = session
         self.op_id = op_id
         self.positions = positions
-        self.offset = -1
-        self.held: list[tuple[int, bytes]] | None = None
+        self.cursor: StreamCursor[bytes] | None = None
 
     def joined(self) -> None:
         self.session.joined(self.op_id)
 
-    def hold(self) -> None:
-        self.held = []
+    def _cursor(self) -> StreamCursor[bytes]:
+        cursor = self.cursor
+        if cursor is None:
+            cursor = self.cursor = StreamCursor()
+        return cursor
 
-    def push(self, payload: bytes, shared: dict[object, object], offset: int | None) -> None:
+    def hold(self) -> None:
+        self._cursor().hold()
+
+    def push(
+        self,
+        payload: bytes,
+        shared: dict[object, object],
+        offset: int | None,
+        gap: Callable[[int], bytes],
+    ) -> None:
         if offset is not None:
-            if self.held is not None:
-                self.held.append((offset, payload))
-                return
-            if offset <= self.offset:
-                return
-            self.offset = offset
+            cursor = self.cursor
+            if cursor is None:
+                self.cursor = StreamCursor(offset)  # its first position
+            else:
+                verdict = cursor.accept(offset, payload)
+                if verdict is not SEND:
+                    if verdict is not GAP:
+                        return  # held, or sent already
+                    if self.positions:
+                        self.session.push(self.op_id, gap(offset), {})
         self.session.push(self.op_id, payload, shared)
 
     def send_now(self, payload: bytes, offset: int | None) -> None:
         if offset is not None:
-            self.offset = max(self.offset, offset)
+            self._cursor().start_at(offset)
         self.session.push(self.op_id, payload, {})
 
-    def skipped(self, offset: int) -> bool:
-        return self.positions and self.held is None and 0 <= self.offset < offset - 1
-
     def start_at(self, offset: int) -> None:
-        self.offset = max(self.offset, offset)
+        self._cursor().start_at(offset)
 
     def release(self, gap: Callable[[int], bytes]) -> None:
-        held, self.held = self.held, None
-        for offset, payload in held or ():
-            if self.skipped(offset):
+        def tell(offset: int, _payload: bytes) -> None:
+            if self.positions:
                 self.session.push(self.op_id, gap(offset), {})
-            self.push(payload, {}, offset)
+
+        self._cursor().release(self._send, tell)
+
+    def _send(self, payload: bytes) -> None:
+        self.session.push(self.op_id, payload, {})
 
     def forget(self) -> None:
-        self.held = None
+        if self.cursor is not None:
+            self.cursor.forget()
 
 
 def asks_for_positions(payload: SubscribePayload) -> bool:

@@ -169,7 +169,8 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     def initialize(self, services: Services) -> None:
         self.services = services
         self._watch = _SignOutWatch(self)
-        self._watched: list[tuple[str, ...]] = []
+        #: (A tuple: an empty one costs an idle socket nothing.)
+        self._watched: tuple[tuple[str, ...], ...] = ()
         #: The user's tabs key while this socket counts as one of them.
         self._tab: tuple[str, ...] | None = None
 
@@ -208,7 +209,7 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         """Counts this socket for its user (the socket limit, and their tabs
         in presence) and closes it when they sign out."""
         self.unwatch()
-        self._watched = [credential_topic(credential.id), user_sockets_topic(credential.user_id)]
+        self._watched = (credential_topic(credential.id), user_sockets_topic(credential.user_id))
         for topic in self._watched:
             self.services.registry.add(topic, self._watch)
         self._tab = user_presence_key(credential.user_id)
@@ -217,7 +218,7 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     def unwatch(self) -> None:
         for topic in self._watched:
             self.services.registry.discard(topic, self._watch)
-        self._watched = []
+        self._watched = ()
         if self._tab is not None:
             self.services.presence.leave(self._tab)
             self._tab = None

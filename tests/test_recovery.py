@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from app.clock import utcnow
-from app.events import counter_topic, library_topic
+from app.events import StoryDeleted, counter_topic, library_topic
 from app.models import stream
 from app.models.user import User
+from app.realtime.history import Batch, Position, missed
 from tests.clients import Clients, GraphQLSocket, open_graphql_socket, sign_up
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
@@ -308,3 +309,20 @@ async def test_a_counter_socket_resumes_once(clients):
     error = await socket.receive()
     assert error["type"] == "error"
     assert "already resumed" in error["message"]
+
+
+def test_a_position_in_a_history_begun_a_moment_later_still_resumes():
+    # A reader told `from-3` (no history yet; the database at 3) while event
+    # 3 was on its way to Redis, where it began the history as `from-2`.
+    later = [
+        StoryDeleted(owner_id=1, story_id=offset, offset=offset, epoch="from-2")
+        for offset in (3, 4, 5)
+    ]
+    # (A history is read from after the client's offset.)
+    assert missed(Batch("from-2", 5, later[1:]), Position(3, "from-3"), 5) == later[1:]
+    # A history begun later replaced a lost one: refused.
+    assert missed(Batch("from-3", 5, later[1:]), Position(3, "from-2"), 5) is None
+    # Whether the events are all there is still checked.
+    assert missed(Batch("from-1", 5, later[1:]), Position(2, "from-2"), 5) is None
+    # Other epochs are other numberings.
+    assert missed(Batch("9f3c", 5, later), Position(3, "from-3"), 5) is None

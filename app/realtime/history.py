@@ -92,10 +92,34 @@ class Recovery:
     position: Position
 
 
+#: Epochs named `from-<offset>` (app.realtime.redis_history.begun_at) are
+#: histories begun after that offset, numbered by the database's offsets.
+BEGUN_AFTER = "from-"
+
+
+def same_numbering(history: str, client: str) -> bool:
+    """Whether a client's position in epoch `client` can be served from a
+    history in epoch `history`: the same epoch, or one begun no later.
+
+    A reader told `from-3` (no history yet, the database at 3) while event
+    3 was on its way to Redis, where it began the history as `from-2`, is
+    at a place that history numbers alike; whether the events after it are
+    all there, `missed` checks. A history begun later than the client's
+    (`from-9` for a client of `from-3`) replaced a lost one: refused."""
+    if history == client:
+        return True
+    if not (history.startswith(BEGUN_AFTER) and client.startswith(BEGUN_AFTER)):
+        return False
+    try:
+        return int(history.removeprefix(BEGUN_AFTER)) <= int(client.removeprefix(BEGUN_AFTER))
+    except ValueError:
+        return False
+
+
 def missed(batch: Batch, since: Position, until: int) -> list[object] | None:
     """The events after `since` up to `until`, if `batch` holds every one
     of them; else None. (Later ones are left to live delivery.)"""
-    if batch.epoch != since.epoch or since.offset > until:
+    if not same_numbering(batch.epoch, since.epoch) or since.offset > until:
         return None
     found: list[object] = []
     expected = since.offset + 1
@@ -121,7 +145,7 @@ async def recover(
         # Not yet written, or written out of order by two processes (Redis
         # is written just after each commit): worth a moment's wait. A
         # history that starts after `since` only grows older: not worth it.
-        behind = batch.epoch == since.epoch and (
+        behind = same_numbering(batch.epoch, since.epoch) and (
             batch.top < target
             or (events is None and bool(batch.events) and _starts_at(batch, since.offset + 1))
         )

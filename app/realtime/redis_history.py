@@ -42,7 +42,7 @@ import redis.asyncio as redis
 
 from app.events import Topic, stream_name
 from app.events_wire import decode
-from app.realtime.history import Batch, Position
+from app.realtime.history import BEGUN_AFTER, Batch, Position
 
 
 def _keys(name: str) -> list[str]:
@@ -84,7 +84,7 @@ return {epoch, top, members}
 def begun_at(top: int) -> str:
     """The epoch of a history begun after offset `top`: the same for every
     process, and for readers before the first event as for that event."""
-    return f"from-{top}"
+    return f"{BEGUN_AFTER}{top}"
 
 
 class RedisHistory:

@@ -25,7 +25,7 @@ from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
 from app.models import stream, throttle
 from app.realtime.counter_activity import CounterActivityRegistry
-from app.realtime.database_history import DatabaseHistory
+from app.realtime.database_history import DatabaseHistory, latest_offset
 from app.realtime.history import History
 from app.realtime.presence import Key, LocalPresence, Presence
 from app.realtime.redis_broadcast import RedisBroadcast
@@ -140,14 +140,14 @@ def make_app(settings: Settings) -> tornado.web.Application:
             settings.history_size,
             settings.history_ttl,
             settings.history_meta_ttl,
-            lambda topic: db.in_database_thread(stream.latest_offset, topic),
+            lambda topic: db.in_database_thread(latest_offset, topic),
         )
         history = broadcast.history
         events.set_publisher(broadcast.publish, IOLoop.current().add_callback)
         IOLoop.current().add_callback(broadcast.start)
     else:
         policy = stream.HistoryPolicy(settings.history_size, settings.history_ttl)
-        history = DatabaseHistory(stream.keep_history_in_database(policy) or "")
+        history = DatabaseHistory(stream.keep_history_in_database(policy) or "", policy)
         events.set_publisher(registry.publish, IOLoop.current().add_callback)
         _purge_history_now_and_then(settings.history_ttl)
     throttle.reset()

@@ -85,9 +85,7 @@ async def serve() -> None:
     await shutdown.wait_for_stop_signal()
     await shutdown.drain(server, app.settings["services"])
     services = app.settings["services"]
-    await services.presence.stop()
-    if services.broadcast is not None:
-        await services.broadcast.stop()
+    await services.realtime.stop()
     db.close_database()
 
 

@@ -8,7 +8,6 @@ behind `app.events.publish`, and returns the Tornado application.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import jinja2
 import tornado.web
@@ -19,18 +18,12 @@ from app import db, events, metrics
 from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
-from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
-from app.models import stream, throttle
+from app.models import throttle
+from app.realtime.backends import make_realtime
 from app.realtime.counter_activity import CounterActivityRegistry
-from app.realtime.database_history import DatabaseHistory, latest_offset
-from app.realtime.history import History
-from app.realtime.presence import Key, LocalPresence, Presence
-from app.realtime.redis_broadcast import RedisBroadcast
-from app.realtime.redis_presence import RedisPresence
-from app.realtime.registry import Registry
 from app.services import Services
 from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler
 from app.web.counter_socket import CounterSocketHandler
@@ -48,7 +41,6 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 COUNTER_NAME = r"([^/]*)"
-PURGE_EVERY_SECONDS = 60
 KNOWN_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 
@@ -78,47 +70,6 @@ def templates(settings: Settings) -> jinja2.Environment:
     return environment
 
 
-def _purge_history_now_and_then(ttl: float) -> None:
-    """Deletes database history past its time to live, once a minute (it
-    is never replayed, only taking room)."""
-
-    async def purge() -> None:
-        cutoff = utcnow() - timedelta(seconds=ttl)
-        try:
-            await db.in_database_thread(stream.purge, cutoff)
-        except Exception:
-            log.exception("purging old stream history failed; will try again")
-
-    PeriodicCallback(purge, PURGE_EVERY_SECONDS * 1000).start()
-
-
-def make_presence(settings: Settings, registry: Registry) -> Presence:
-    """Presence counts, with notices published to the registry on each
-    key's own presence topic; across processes when REDIS_URL is set."""
-
-    def notify(key: Key, total: int) -> None:
-        registry.publish(events.presence_topic(key), events.presence_changed(key, total))
-
-    def listened(key: Key) -> bool:
-        return bool(registry.subscribers(events.presence_topic(key)))
-
-    interval = settings.presence_notice_interval
-    presence: Presence
-    if settings.redis_url:
-        presence = RedisPresence(
-            settings.redis_url,
-            notify,
-            listened,
-            interval,
-            settings.presence_ttl,
-            settings.presence_renew,
-        )
-    else:
-        presence = LocalPresence(notify, listened, interval, settings.presence_renew)
-    IOLoop.current().add_callback(presence.start)
-    return presence
-
-
 def _sample_metrics_every_second() -> MetricsSamples:
     """The /status page's ring of metric samples, kept filling."""
     samples = MetricsSamples()
@@ -130,26 +81,9 @@ def make_app(settings: Settings) -> tornado.web.Application:
     database = db.open_database(settings.database_url)
     db.migrate(database)
     registry = CounterActivityRegistry()
-    broadcast = None
-    history: History
-    if settings.redis_url:
-        stream.keep_history_in_database(None)
-        broadcast = RedisBroadcast(
-            settings.redis_url,
-            registry,
-            settings.history_size,
-            settings.history_ttl,
-            settings.history_meta_ttl,
-            lambda topic: db.in_database_thread(latest_offset, topic),
-        )
-        history = broadcast.history
-        events.set_publisher(broadcast.publish, IOLoop.current().add_callback)
-        IOLoop.current().add_callback(broadcast.start)
-    else:
-        policy = stream.HistoryPolicy(settings.history_size, settings.history_ttl)
-        history = DatabaseHistory(stream.keep_history_in_database(policy) or "", policy)
-        events.set_publisher(registry.publish, IOLoop.current().add_callback)
-        _purge_history_now_and_then(settings.history_ttl)
+    realtime = make_realtime(settings, registry)
+    events.set_publisher(realtime.publish, IOLoop.current().add_callback)
+    IOLoop.current().add_callback(realtime.start)
     throttle.reset()
     metrics.users_connected.set_function(lambda: registry.count("user-sockets"))
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
@@ -158,10 +92,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
         executor=executor,
         live=LiveQueries(executor, registry),
         registry=registry,
-        broadcast=broadcast,
-        history=history,
+        realtime=realtime,
         templates=templates(settings),
-        presence=make_presence(settings, registry),
     )
     handler_args = {"services": services}
     status_args = {**handler_args, "samples": _sample_metrics_every_second()}

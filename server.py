@@ -18,7 +18,7 @@ import tornado.netutil
 import uvloop
 
 from app import db, http_server, shutdown
-from app.application import make_app
+from app.application import close_app, make_app
 from app.config import SettingsError, ensure_secret_key, load_settings
 
 log = logging.getLogger("server")
@@ -86,7 +86,7 @@ async def serve() -> None:
     await shutdown.drain(server, app.settings["services"])
     services = app.settings["services"]
     await services.realtime.stop()
-    db.close_database()
+    close_app(app)
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 Both `server.py` and the tests call it. It opens and migrates the
 database, builds the schema and the registry, installs the registry
 behind `app.events.publish`, and returns the Tornado application.
+Some of what it installs is module state (listed in `make_app`'s
+docstring); `close_app` is the one place that undoes it all.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
-from app.models import throttle
+from app.models import stream, throttle
 from app.realtime.backends import make_realtime
 from app.realtime.counter_activity import CounterActivityRegistry
 from app.services import Services
@@ -70,14 +72,38 @@ def templates(settings: Settings) -> jinja2.Environment:
     return environment
 
 
-def _sample_metrics_every_second() -> MetricsSamples:
+def _sample_metrics_every_second() -> tuple[MetricsSamples, PeriodicCallback]:
     """The /status page's ring of metric samples, kept filling."""
     samples = MetricsSamples()
-    PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000).start()
-    return samples
+    sampler = PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000)
+    sampler.start()
+    return samples, sampler
 
 
 def make_app(settings: Settings) -> tornado.web.Application:
+    """The application for `settings`, wired.
+
+    One application per process at a time, because it installs module
+    state that everything in the process shares (models reach the
+    database and the realtime through it, not through arguments):
+
+    - `app.db.database` (the Peewee proxy every model uses), bound to the
+      database at `settings.database_url`, and on PostgreSQL the one
+      database thread (`app.db.in_database_thread`);
+    - `app.events`' publisher: `app.events.publish` hands each committed
+      change to the realtime chosen by `make_realtime`, from any thread;
+    - `app.models.stream`'s history keeping: on (its policy and epoch)
+      when the database keeps the history, off when Redis does;
+    - `app.models.throttle`'s counts (sign-up and log-in limits),
+      emptied so a new application starts afresh;
+    - the `live_users_connected` gauge of `app.metrics`, read from this
+      application's registry;
+    - on the current IOLoop: the metrics sampler for /status and the
+      realtime's chores (history purge), both periodic, and the realtime's
+      start.
+
+    `close_app` stops and resets all of it.
+    """
     database = db.open_database(settings.database_url)
     db.migrate(database)
     registry = CounterActivityRegistry()
@@ -96,7 +122,9 @@ def make_app(settings: Settings) -> tornado.web.Application:
         templates=templates(settings),
     )
     handler_args = {"services": services}
-    status_args = {**handler_args, "samples": _sample_metrics_every_second()}
+    samples, sampler = _sample_metrics_every_second()
+    services.chores.append(sampler)
+    status_args = {**handler_args, "samples": samples}
     routes = [
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
@@ -129,3 +157,23 @@ def make_app(settings: Settings) -> tornado.web.Application:
         websocket_ping_interval=settings.websocket_ping_interval,
         websocket_max_message_size=settings.websocket_max_message_size,
     )
+
+
+def close_app(app: tornado.web.Application) -> None:
+    """Undoes what `make_app` installed (see its docstring): stops its
+    periodic work and resets the module state to what it was before, so
+    that another application can be made in this process. Stopping the
+    realtime, which may take a moment, is `Realtime.stop`'s job, before."""
+    services: Services = app.settings["services"]
+    for chore in (*services.chores, *services.realtime.chores):
+        chore.stop()
+    reset_globals()
+
+
+def reset_globals() -> None:
+    """Module state as it is before any `make_app`."""
+    events.set_publisher(None)
+    stream.keep_history_in_database(None)
+    throttle.reset()
+    metrics.users_connected.set_function(lambda: 0)
+    db.close_database()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from tornado.ioloop import PeriodicCallback
 
 from app.api.execution import Executor
 from app.api.live import LiveQueries
@@ -30,6 +31,8 @@ class Services:
     sockets: set[Any] = field(default_factory=set)
     #: Every HTTP request being served, so that a shutdown can let them finish.
     requests: set[Any] = field(default_factory=set)
+    #: Periodic work of the application's own (the realtime has its chores).
+    chores: list[PeriodicCallback] = field(default_factory=list)
 
     @property
     def broadcast(self) -> Broadcast:

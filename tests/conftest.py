@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import tornado.web
 
-from app import db, events
-from app.application import make_app
+from app.application import close_app, make_app
 from app.config import Settings
 from app.realtime.registry import Registry
 from tests.clients import Clients
@@ -36,8 +35,7 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[tornado.web.Application]:
     application = make_app(settings)
     yield application
-    events.set_publisher(None)
-    db.close_database()
+    close_app(application)
 
 
 @pytest.fixture

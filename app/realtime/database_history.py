@@ -15,8 +15,9 @@ newest `size` events, and to the last `ttl` seconds, as it is read.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from app.clock import utcnow
 from app.db import in_database_thread
@@ -35,7 +36,7 @@ def latest_offset(topic: Topic) -> int:
     return row.last_offset if row is not None else 0
 
 
-def recorded_after(topic: Topic, after: int, limit: int, not_before: datetime) -> list[object]:
+def recorded_after(topic: Topic, after: int, limit: int, not_before: datetime) -> list[Any]:
     """The stream's recorded events after offset `after`, oldest first,
     leaving out any older than `not_before`."""
     query = (
@@ -49,7 +50,8 @@ def recorded_after(topic: Topic, after: int, limit: int, not_before: datetime) -
         .limit(limit)
         .tuples()
     )
-    return [decode(data.encode())[1] for (data,) in query]
+    rows = cast("Iterable[tuple[str]]", query)
+    return [decode(data.encode())[1] for (data,) in rows]
 
 
 def read(topic: Topic, after: int, policy: HistoryPolicy, epoch: str) -> Batch:
@@ -64,7 +66,8 @@ def read(topic: Topic, after: int, policy: HistoryPolicy, epoch: str) -> Batch:
         events = CounterOperation.replay(topic[1], after, first, policy.size, not_before)
     else:
         events = recorded_after(topic, after, policy.size + TRIM_EVERY, not_before)
-    return Batch(epoch, latest, [dataclasses.replace(event, epoch=epoch) for event in events])
+    stamped: list[object] = [dataclasses.replace(event, epoch=epoch) for event in events]
+    return Batch(epoch, latest, stamped)
 
 
 class DatabaseHistory:

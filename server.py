@@ -18,7 +18,7 @@ import tornado.netutil
 import uvloop
 
 from app import db, http_server, shutdown
-from app.application import make_app
+from app.application import close_app, make_app
 from app.config import SettingsError, ensure_secret_key, load_settings
 
 log = logging.getLogger("server")
@@ -84,11 +84,8 @@ async def serve() -> None:
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
     await shutdown.wait_for_stop_signal()
     await shutdown.drain(server, app.settings["services"])
-    services = app.settings["services"]
-    await services.presence.stop()
-    if services.broadcast is not None:
-        await services.broadcast.stop()
-    db.close_database()
+    await app.settings["services"].realtime.stop()
+    close_app(app)
 
 
 def main() -> None:

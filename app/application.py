@@ -3,12 +3,13 @@
 Both `server.py` and the tests call it. It opens and migrates the
 database, builds the schema and the registry, installs the registry
 behind `app.events.publish`, and returns the Tornado application.
+Some of what it installs is module state (listed in `make_app`'s
+docstring); `close_app` is the one place that undoes it all.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import jinja2
 import tornado.web
@@ -19,18 +20,12 @@ from app import db, events, metrics
 from app.api.execution import Executor
 from app.api.live import LiveQueries
 from app.api.schema import build as build_schema
-from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
 from app.models import stream, throttle
+from app.realtime.backends import make_realtime
 from app.realtime.counter_activity import CounterActivityRegistry
-from app.realtime.database_history import DatabaseHistory
-from app.realtime.history import History
-from app.realtime.presence import Key, LocalPresence, Presence
-from app.realtime.redis_broadcast import RedisBroadcast
-from app.realtime.redis_presence import RedisPresence
-from app.realtime.registry import Registry
 from app.services import Services
 from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHandler
 from app.web.counter_socket import CounterSocketHandler
@@ -48,7 +43,6 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 COUNTER_NAME = r"([^/]*)"
-PURGE_EVERY_SECONDS = 60
 KNOWN_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 
@@ -78,78 +72,44 @@ def templates(settings: Settings) -> jinja2.Environment:
     return environment
 
 
-def _purge_history_now_and_then(ttl: float) -> None:
-    """Deletes database history past its time to live, once a minute (it
-    is never replayed, only taking room)."""
-
-    async def purge() -> None:
-        cutoff = utcnow() - timedelta(seconds=ttl)
-        try:
-            await db.in_database_thread(stream.purge, cutoff)
-        except Exception:
-            log.exception("purging old stream history failed; will try again")
-
-    PeriodicCallback(purge, PURGE_EVERY_SECONDS * 1000).start()
-
-
-def make_presence(settings: Settings, registry: Registry) -> Presence:
-    """Presence counts, with notices published to the registry on each
-    key's own presence topic; across processes when REDIS_URL is set."""
-
-    def notify(key: Key, total: int) -> None:
-        registry.publish(events.presence_topic(key), events.presence_changed(key, total))
-
-    def listened(key: Key) -> bool:
-        return bool(registry.subscribers(events.presence_topic(key)))
-
-    interval = settings.presence_notice_interval
-    presence: Presence
-    if settings.redis_url:
-        presence = RedisPresence(
-            settings.redis_url,
-            notify,
-            listened,
-            interval,
-            settings.presence_ttl,
-            settings.presence_renew,
-        )
-    else:
-        presence = LocalPresence(notify, listened, interval, settings.presence_renew)
-    IOLoop.current().add_callback(presence.start)
-    return presence
-
-
-def _sample_metrics_every_second() -> MetricsSamples:
+def _sample_metrics_every_second() -> tuple[MetricsSamples, PeriodicCallback]:
     """The /status page's ring of metric samples, kept filling."""
     samples = MetricsSamples()
-    PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000).start()
-    return samples
+    sampler = PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000)
+    sampler.start()
+    return samples, sampler
 
 
 def make_app(settings: Settings) -> tornado.web.Application:
+    """The application for `settings`, wired.
+
+    One application per process at a time, because it installs module
+    state that everything in the process shares (models reach the
+    database and the realtime through it, not through arguments):
+
+    - `app.db.database` (the Peewee proxy every model uses), bound to the
+      database at `settings.database_url`, and on PostgreSQL the one
+      database thread (`app.db.in_database_thread`);
+    - `app.events`' publisher: `app.events.publish` hands each committed
+      change to the realtime chosen by `make_realtime`, from any thread;
+    - `app.models.stream`'s history keeping: on (its policy and epoch)
+      when the database keeps the history, off when Redis does;
+    - `app.models.throttle`'s counts (sign-up and log-in limits),
+      emptied so a new application starts afresh;
+    - the `live_users_connected` gauge of `app.metrics`, read from this
+      application's registry;
+    - on the current IOLoop: the metrics sampler for /status and the
+      realtime's chores (history purge), both periodic, and the realtime's
+      start.
+
+    `close_app` stops and resets all of it.
+    """
     database = db.open_database(settings.database_url)
     db.migrate(database)
     registry = CounterActivityRegistry()
-    broadcast = None
-    history: History
-    if settings.redis_url:
-        stream.keep_history_in_database(None)
-        broadcast = RedisBroadcast(
-            settings.redis_url,
-            registry,
-            settings.history_size,
-            settings.history_ttl,
-            settings.history_meta_ttl,
-            lambda topic: db.in_database_thread(stream.latest_offset, topic),
-        )
-        history = broadcast.history
-        events.set_publisher(broadcast.publish, IOLoop.current().add_callback)
-        IOLoop.current().add_callback(broadcast.start)
-    else:
-        policy = stream.HistoryPolicy(settings.history_size, settings.history_ttl)
-        history = DatabaseHistory(stream.keep_history_in_database(policy) or "")
-        events.set_publisher(registry.publish, IOLoop.current().add_callback)
-        _purge_history_now_and_then(settings.history_ttl)
+    realtime = make_realtime(settings, registry)
+    events.set_publisher(realtime.publish, IOLoop.current().add_callback)
+    IOLoop.current().add_callback(realtime.start)
     throttle.reset()
     metrics.users_connected.set_function(lambda: registry.count("user-sockets"))
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
@@ -158,13 +118,13 @@ def make_app(settings: Settings) -> tornado.web.Application:
         executor=executor,
         live=LiveQueries(executor, registry),
         registry=registry,
-        broadcast=broadcast,
-        history=history,
+        realtime=realtime,
         templates=templates(settings),
-        presence=make_presence(settings, registry),
     )
     handler_args = {"services": services}
-    status_args = {**handler_args, "samples": _sample_metrics_every_second()}
+    samples, sampler = _sample_metrics_every_second()
+    services.chores.append(sampler)
+    status_args = {**handler_args, "samples": samples}
     routes = [
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
@@ -197,3 +157,23 @@ def make_app(settings: Settings) -> tornado.web.Application:
         websocket_ping_interval=settings.websocket_ping_interval,
         websocket_max_message_size=settings.websocket_max_message_size,
     )
+
+
+def close_app(app: tornado.web.Application) -> None:
+    """Undoes what `make_app` installed (see its docstring): stops its
+    periodic work and resets the module state to what it was before, so
+    that another application can be made in this process. Stopping the
+    realtime, which may take a moment, is `Realtime.stop`'s job, before."""
+    services: Services = app.settings["services"]
+    for chore in (*services.chores, *services.realtime.chores):
+        chore.stop()
+    reset_globals()
+
+
+def reset_globals() -> None:
+    """Module state as it is before any `make_app`."""
+    events.set_publisher(None)
+    stream.keep_history_in_database(None)
+    throttle.reset()
+    metrics.users_connected.set_function(lambda: 0)
+    db.close_database()

@@ -17,14 +17,15 @@ from pathlib import Path
 from tornado.websocket import websocket_connect
 
 from tests.clients import CounterSocket, GraphQLSocket
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 from tests.services import Postgres, Redis
 
 SECRET = "scale-out-test-secret-" + "k" * 30
 
 
-class Process:
-    """One `server.py` process, and clients of it."""
+class Process(ServerProcess):
+    """One `server.py` process of a deployment, started at once (not waited
+    for: several start side by side), and clients of it."""
 
     def __init__(
         self,
@@ -33,19 +34,14 @@ class Process:
         redis_url: str,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}"
         settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
-        self.process = start_server(data_dir, self.port, {**settings, **(env or {})})
+        super().__init__(data_dir, {**settings, **(env or {})})
+        self.spawn()
 
     def healthy(self) -> dict:
-        wait_healthy(self.url, self.process)
+        self.wait_healthy()
         with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
             return json.loads(response.read())
-
-    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
-        return post_graphql(self.url, query, variables, token)
 
     async def graphql_async(
         self, query: str, variables: dict | None = None, token: str | None = None
@@ -101,8 +97,8 @@ def running_pair(
             wait_connected(process)
         yield a, b
     finally:
-        stop(a.process)
-        stop(b.process)
+        a.stop()
+        b.stop()
 
 
 async def lose_an_event(redis: Redis, processes: tuple[Process, ...], change: str) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import tornado.web
+from tornado.ioloop import IOLoop
 
-from app import db, events
-from app.application import make_app
+from app.application import close_app, make_app
 from app.config import Settings
 from app.realtime.registry import Registry
+from tests.cleanup import assert_nothing_left
 from tests.clients import Clients
 from tests.cluster import Process, running_pair
 from tests.services import Postgres, Redis, TinyDisk
@@ -36,8 +37,23 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[tornado.web.Application]:
     application = make_app(settings)
     yield application
-    events.set_publisher(None)
-    db.close_database()
+    close_app(application)
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that serves the in-process app: once the test's
+    clients are closed, no topic has a subscriber and presence counts
+    nothing, as after any socket's end (tests/cleanup.py). Set up before
+    `io_loop` and `app`, so it is torn down after the test's clients but
+    while the loop and the app are still there."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    io_loop: IOLoop = request.getfixturevalue("io_loop")
+    application: tornado.web.Application = request.getfixturevalue("app")
+    yield
+    assert_nothing_left(io_loop, application.settings["services"])
 
 
 @pytest.fixture

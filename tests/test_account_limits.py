@@ -24,7 +24,7 @@ from app.models.throttle import (
     Throttle,
 )
 from tests.clients import sign_up
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 SIGN_IN = "mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { token } }"
 SIGN_UP = "mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { token } }"
@@ -89,21 +89,15 @@ async def test_an_ipv6_client_is_counted_by_its_slash_64(clients):
 def test_a_client_set_x_real_ip_does_not_escape_the_address_limit(tmp_path):
     """Behind the proxy only its last hop counts: X-Real-Ip, which any
     client can send through it, is ignored."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port, {"TRUST_PROXY": "1"})
-    try:
-        wait_healthy(url, process)
+    with ServerProcess(tmp_path, {"TRUST_PROXY": "1"}) as server:
         codes = []
         for n in range(PER_ADDRESS + 1):
             request = urllib_request(
-                url,
+                server.url,
                 {"query": SIGN_IN, "variables": {"u": f"victim{n}", "p": "guess"}},
                 {"X-Real-Ip": f"192.0.2.{n + 1}", **from_address(STRANGER)},
             )
             codes.append(read_json(request)["errors"][0]["extensions"]["code"])
-    finally:
-        stop(process)
     assert codes == ["UNAUTHENTICATED"] * PER_ADDRESS + ["FORBIDDEN"]
 
 

@@ -11,17 +11,13 @@ import sys
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path_factory.mktemp("bench-data"), port)
-    wait_healthy(url, process)
-    yield url
-    stop(process)
+    with ServerProcess(tmp_path_factory.mktemp("bench-data")) as server:
+        yield server.url
 
 
 def bench(*args: str) -> dict:

@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.clients import sign_up
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 FRIEND = "https://app.example.com"
 STRANGER = "https://evil.example.net"
@@ -105,17 +105,11 @@ def sign_up_cookie(base_url: str, username: str, forwarded_proto: str) -> str:
 
 @pytest.mark.parametrize(("trust", "secure"), [("1", True), ("", False)])
 def test_cookies_are_secure_behind_a_trusted_https_proxy(tmp_path, trust, secure):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port, {"TRUST_PROXY": trust})
-    try:
-        wait_healthy(url, process)
-        cookie = sign_up_cookie(url, "proxied", "https")
+    with ServerProcess(tmp_path, {"TRUST_PROXY": trust}) as server:
+        cookie = sign_up_cookie(server.url, "proxied", "https")
         assert ("Secure" in cookie) is secure
         assert "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
-    finally:
-        stop(process)
 
 
 #: Any value does as the xsrf token, as long as cookie and field agree.

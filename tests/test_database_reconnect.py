@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 from tests.server_client import INCREMENT, VALUE, InBackground, ServerClient, wait_for
 from tests.services import Postgres
 
@@ -61,15 +61,9 @@ class Server(ServerClient):
 def server(tmp_path: Path, private_postgres: Postgres) -> Iterator[Server]:
     database = f"t_{uuid.uuid4().hex[:10]}"
     private_postgres.create_database(database)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {"DATABASE_URL": private_postgres.url(database), "SECRET_KEY": SECRET}
-    process = start_server(tmp_path, port, env)
-    try:
-        wait_healthy(url, process)
-        yield Server(url, database, private_postgres)
-    finally:
-        stop(process)
+    with ServerProcess(tmp_path, env) as process:
+        yield Server(process.url, database, private_postgres)
 
 
 def test_every_kind_of_request_works_again_right_after_the_connections_are_cut(server):

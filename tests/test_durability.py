@@ -11,14 +11,12 @@ import pytest
 from app.models.counter import Counter
 from app.models.user import User
 from tests.clients import sign_up
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
+from tests.processes import ServerProcess, post_graphql
 
 
 def test_every_acknowledged_increment_survives_kill_9(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port)
-    wait_healthy(url, process)
+    server = ServerProcess(tmp_path).start()
+    url = server.url
     acknowledged: list[int] = []
     stopped = threading.Event()
 
@@ -36,21 +34,16 @@ def test_every_acknowledged_increment_survives_kill_9(tmp_path):
     worker.start()
     while len(acknowledged) < 300:
         worker.join(0.01)
-    process.send_signal(signal.SIGKILL)  # in the middle of the stream
-    process.wait(10)
+    server.process.send_signal(signal.SIGKILL)  # in the middle of the stream
+    server.process.wait(10)
     stopped.set()
     worker.join(10)
-    stop(process)
+    server.stop()
 
-    process = start_server(tmp_path, port)
-    try:
-        wait_healthy(url, process)
-        data = post_graphql(
-            url,
-            '{ counter(name: "durable") { value operationCount history(first: 1) { totalCount } } }',
+    with server:  # started again: the same port and data
+        data = server.graphql(
+            '{ counter(name: "durable") { value operationCount history(first: 1) { totalCount } } }'
         )
-    finally:
-        stop(process)
     counter = data["data"]["counter"]
     assert acknowledged == list(range(1, len(acknowledged) + 1))
     # Every acknowledged increment is there; at most the one in flight also is.

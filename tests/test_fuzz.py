@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KNOWN_CODES = {
@@ -108,12 +108,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    port = free_port()
-    process = start_server(tmp_path_factory.mktemp("fuzz"), port)
-    wait_healthy(f"http://127.0.0.1:{port}", process)
-    yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
-    assert process.poll() is None, "the server crashed during fuzzing"
-    stop(process)
+    running = ServerProcess(tmp_path_factory.mktemp("fuzz")).start()
+    yield Server(running.url, running.ws)
+    assert running.process.poll() is None, "the server crashed during fuzzing"
+    running.stop()
 
 
 @pytest.fixture(scope="module")

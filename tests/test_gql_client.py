@@ -14,8 +14,10 @@ from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
+from app.events import counter_topic
 from tests.clients import sign_up
 from tests.cluster import lose_an_event, running_pair, wait_watchers
+from tests.waiting import until
 
 
 def transport(clients, **kwargs):
@@ -23,7 +25,7 @@ def transport(clients, **kwargs):
 
 
 @pytest.mark.gen_test(timeout=20)
-async def test_gql_with_default_settings_queries_and_subscribes(clients):
+async def test_gql_with_default_settings_queries_and_subscribes(clients, registry):
     token = await sign_up(clients, "gql_user")
     ws = transport(clients, init_payload={"token": token})
     async with Client(transport=ws, fetch_schema_from_transport=False) as session:
@@ -33,7 +35,8 @@ async def test_gql_with_default_settings_queries_and_subscribes(clients):
         }
 
         async def change_later() -> None:
-            await asyncio.sleep(0.2)
+            topic = counter_topic("gqlc")
+            await until(lambda: registry.subscribers(topic), "the subscription to join")
             for _ in range(3):
                 await clients.data('mutation { incrementCounter(name: "gqlc") { value } }')
 

@@ -10,6 +10,7 @@ from tornado.httpclient import HTTPClientError
 from app.events import counter_topic
 from app.protocols.graphql_ws import MAX_OPERATIONS
 from tests.clients import bearer, open_graphql_socket, sign_up
+from tests.waiting import until
 
 COUNTER_SUB = 'subscription { counter(name: "live") { type value } }'
 
@@ -226,7 +227,7 @@ async def test_a_failing_operation_gets_an_error_message_and_the_connection_stay
 
 
 @pytest.mark.gen_test
-async def test_a_subscription_gets_exactly_the_fields_it_selected(clients):
+async def test_a_subscription_gets_exactly_the_fields_it_selected(clients, registry):
     socket = await acked(clients)
     query = """
       subscription Watch($name: String!) {
@@ -239,7 +240,7 @@ async def test_a_subscription_gets_exactly_the_fields_it_selected(clients):
       fragment Values on CounterUpdateEvent { kind: type value previousValue }
     """
     await socket.subscribe("w", query, {"name": "exact"})
-    await asyncio.sleep(0.05)  # let the subscription register
+    await until(lambda: registry.subscribers(counter_topic("exact")), "the subscription to join")
     await clients.data('mutation { incrementCounter(name: "exact", amount: 3) { value } }')
     payload = await socket.next_payload("w")
     epoch = payload["extensions"]["stream"]["epoch"]
@@ -292,11 +293,11 @@ async def test_the_counter_subscription_and_the_plain_socket_hear_the_same_chang
 async def test_complete_stops_delivery_at_once_and_leaves_nothing_behind(clients, registry):
     socket = await acked(clients)
     await socket.subscribe("s", COUNTER_SUB)
-    await asyncio.sleep(0.05)
+    await until(lambda: registry.subscribers(counter_topic("live")), "the subscription to join")
     await clients.data('mutation { incrementCounter(name: "live") { value } }')
     assert (await socket.next_payload("s"))["data"]["counter"]["value"] == 1
     await socket.send({"id": "s", "type": "complete"})
-    await asyncio.sleep(0.05)
+    await until(lambda: not registry.subscribers(counter_topic("live")), "the complete to land")
     await clients.data('mutation { incrementCounter(name: "live") { value } }')
     await socket.nothing_more()  # no next, and no complete echoed back
     assert counter_topic("live") not in registry.topics()
@@ -360,13 +361,15 @@ async def test_signing_out_closes_that_credentials_sockets_with_4403(clients):
 
 
 @pytest.mark.gen_test
-async def test_a_field_error_in_one_event_arrives_as_next_and_the_subscription_goes_on(clients):
+async def test_a_field_error_in_one_event_arrives_as_next_and_the_subscription_goes_on(
+    clients, registry
+):
     socket = await acked(clients)
     await socket.subscribe(
         "e",
         'subscription { counter(name: "erring") { value metadata { history(first: 500) { totalCount } } } }',
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: registry.subscribers(counter_topic("erring")), "the subscription to join")
     for _ in range(2):  # one next per event: the stream stays open after an error
         await clients.data('mutation { incrementCounter(name: "erring") { value } }')
         payload = await socket.next_payload("e")

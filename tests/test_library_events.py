@@ -11,6 +11,7 @@ from app.models.user import User
 from tests.clients import open_graphql_socket, sign_up
 from tests.documents import LIBRARY_SUBSCRIPTION
 from tests.test_library import CREATE_STORY, CREATE_TAG, TAG_STORY, UNTAG_STORY, Library
+from tests.waiting import until
 
 
 async def library_socket(clients, registry, token: str, username: str):
@@ -157,7 +158,8 @@ async def test_selecting_tags_on_an_event_story_works(clients, registry):
         "lib",
         'subscription { channel(name: "library") { __typename ... on StoryUpdateEvent { story { title tags { name } } } } }',
     )
-    await asyncio.sleep(0.05)
+    topic = library_topic(User.by_username("deep").id)
+    await until(lambda: registry.subscribers(topic), "the subscription to join")
     story = await me.story("https://example.com/deep", "Deep")
     tag = await me.tag("nested")
     await me.data(TAG_STORY, {"s": story["id"], "t": [tag["id"]]})

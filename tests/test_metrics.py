@@ -7,7 +7,9 @@ import asyncio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.events import counter_topic
 from tests.clients import bearer, open_graphql_socket, sign_up
+from tests.waiting import until
 
 
 async def scrape(clients, headers: dict | None = None) -> dict[tuple[str, tuple], float]:
@@ -26,14 +28,15 @@ def value(samples, name: str, **labels: str) -> float:
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_metrics_move_with_real_traffic(clients):
+async def test_metrics_move_with_real_traffic(clients, registry):
     before = await scrape(clients)
     token = await sign_up(clients, "measured")
     plain = await clients.counter_socket("metered", token=token)
     live = await open_graphql_socket(clients, headers=bearer(token))
     await live.init()
     await live.subscribe("m", 'subscription { counter(name: "metered") { value } }')
-    await asyncio.sleep(0.1)
+    topic = counter_topic("metered")
+    await until(lambda: len(registry.subscribers(topic)) == 2, "both sockets to listen")
     await clients.data('mutation { incrementCounter(name: "metered") { value } }')
     await plain.receive()
     await live.next_payload("m")

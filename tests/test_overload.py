@@ -11,19 +11,18 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 BURST = 2000
 
 
 @pytest.mark.gen_test(timeout=120)
 async def test_2000_sockets_in_a_burst_are_accepted_or_refused_cleanly(tmp_path):
-    port = free_port()
-    process = start_server(tmp_path, port)
+    server = ServerProcess(tmp_path).spawn()
     sockets = []
     try:
-        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
-        url = f"ws://127.0.0.1:{port}/ws/counter/burst"
+        await asyncio.to_thread(server.wait_healthy)
+        url = f"{server.ws}/ws/counter/burst"
 
         async def one():
             try:
@@ -44,19 +43,19 @@ async def test_2000_sockets_in_a_burst_are_accepted_or_refused_cleanly(tmp_path)
         await sockets[0].send('{"type":"increment"}')
         values = await asyncio.gather(*(_next_value(socket) for socket in sockets))
         assert set(values) == {1}
-        assert process.poll() is None
+        assert server.process.poll() is None
         for socket in sockets:
             await socket.close()
         sockets = []
         # Still serving, and nothing left behind blocks a newcomer.
-        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        await asyncio.to_thread(server.wait_healthy)
         async with connect(url) as late:
             assert orjson.loads(await asyncio.wait_for(late.recv(), 10))["value"] == 1
     finally:
         for socket in sockets:
             with contextlib.suppress(WebSocketException):
                 await socket.close()
-        stop(process)
+        server.stop()
 
 
 async def _next_value(socket) -> int:

@@ -14,7 +14,6 @@ from tornado.websocket import websocket_connect
 
 from tests.clients import CounterSocket
 from tests.cluster import Process, wait_connected
-from tests.processes import stop
 
 #: Short, so that expiry is quick to see; renewals every TTL/3 = 1 s.
 TTL = "3"
@@ -149,7 +148,7 @@ async def test_without_redis_a_process_counts_its_own_and_catches_up_when_it_ret
         for socket in (on_a, on_b):
             socket.close()
     finally:
-        output = stop(a.process)
-        stop(b.process)
+        output = a.stop()
+        b.stop()
     assert output.count("presence cannot reach Redis") == 1, output
     assert "presence reached Redis again" in output

@@ -275,25 +275,28 @@ async def test_a_malformed_resume_gets_an_error_frame(clients, frame):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_the_database_history_is_bounded_and_purged_by_age(clients):
+async def test_the_database_history_is_bounded_and_purged_by_age(clients, app):
+    history = app.settings["services"].history
     token = await sign_up(clients, "prolific")
     await create_stories(clients, token, 1, 100)  # 200 events
     topic = library_topic(User.by_username("prolific").id)
-    _epoch, top, events = stream.read(topic, 0)
+    batch = await history.read(topic, 0)
+    top, events = batch.top, batch.events
     assert top == 200
     offsets = [event.offset for event in events]
     # The newest HISTORY_SIZE at least, trimmed every TRIM_EVERY events.
     assert offsets == list(range(offsets[0], 201))
     assert HISTORY_SIZE <= len(offsets) < HISTORY_SIZE + stream.TRIM_EVERY
     assert stream.purge(utcnow() + timedelta(seconds=1)) == len(offsets)
-    assert stream.read(topic, 0)[2] == []
+    assert (await history.read(topic, 0)).events == []
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_counters_history_is_its_operation_log_bounded_alike(clients):
+async def test_a_counters_history_is_its_operation_log_bounded_alike(clients, app):
     for _ in range(150):
         await clients.data('mutation { incrementCounter(name: "logged") { value } }')
-    _epoch, top, events = stream.read(counter_topic("logged"), 0)
+    batch = await app.settings["services"].history.read(counter_topic("logged"), 0)
+    top, events = batch.top, batch.events
     assert top == 150
     assert [event.offset for event in events] == list(range(51, 151))
     assert [event.value for event in events] == list(range(51, 151))

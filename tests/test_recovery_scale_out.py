@@ -17,7 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.clients import GraphQLSocket
 from tests.cluster import Process, flush, running_pair, wait_connected
-from tests.processes import stop
 
 LIBRARY = 'subscription { channel(name: "library") { ... on StoryCreateEvent { type story { title } } ... on LibraryChangeEvent { type totalStories } } }'
 CREATE = "mutation($u: String!, $t: String!) { createStory(url: $u, title: $t) { id } }"
@@ -210,7 +209,7 @@ async def test_one_process_on_postgresql_keeps_the_history_in_the_database(tmp_p
         missed = await again.receive()
         assert (missed["type"], missed["value"], missed["offset"]) == ("increment", 6, 2)
     finally:
-        stop(alone.process)
+        alone.stop()
 
 
 @pytest.mark.gen_test(timeout=120)

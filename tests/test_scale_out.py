@@ -18,7 +18,6 @@ from app import db
 from app.config import PROJECT_ROOT
 from tests.cluster import SECRET, Process, wait_connected
 from tests.documents import LIBRARY_SUBSCRIPTION
-from tests.processes import stop
 
 
 async def graphql_socket(process: Process, token: str | None = None):
@@ -158,8 +157,8 @@ async def test_delivery_resumes_after_redis_restarts(tmp_path, postgres, private
         assert (await next_frame(watcher))["value"] == 3
         watcher.close()
     finally:
-        stop(a.process)
-        stop(b.process)
+        a.stop()
+        b.stop()
 
 
 def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_path, postgres):
@@ -193,7 +192,7 @@ def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_pat
             "data": {"counter": {"operationCount": 3}}
         }
     finally:
-        outputs = [stop(first.process), stop(second.process)]
+        outputs = [first.stop(), second.stop()]
     for name in ("0003_library", "0004_stream_history", "0005_operation_numbers"):
         assert sum(f"applied migration {name}" in output for output in outputs) == 1
     # The operations from before are numbered as the stream offsets they were.

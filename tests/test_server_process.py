@@ -12,31 +12,30 @@ import time
 from websockets.sync.client import connect
 
 from app.config import PROJECT_ROOT
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
+from tests.processes import ServerProcess, post_graphql
 
 
 def test_the_server_starts_on_the_embedded_default_and_keeps_data(tmp_path):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port)
+    server = ServerProcess(tmp_path).spawn()
+    port, base_url = server.port, server.url
     try:
-        wait_healthy(base_url, process)
+        server.wait_healthy()
         reply = post_graphql(
             base_url, 'mutation { incrementCounter(name: "kept", amount: 7) { value } }'
         )
         assert reply == {"data": {"incrementCounter": {"value": 7}}}
     finally:
-        output = stop(process)
+        output = server.stop()
     assert f"serving on http://127.0.0.1:{port}/" in output
     assert str(tmp_path / "app.db") in output  # it says where its data lives
 
-    process = start_server(tmp_path, port)
+    server.spawn()
     try:
-        wait_healthy(base_url, process)
+        server.wait_healthy()
         reply = post_graphql(base_url, '{ counter(name: "kept") { value } }')
         assert reply == {"data": {"counter": {"value": 7}}}
     finally:
-        stop(process)
+        server.stop()
 
 
 def test_migrate_applies_pending_migrations_and_exits(tmp_path):
@@ -86,12 +85,11 @@ def closed_by_server(connection: socket.socket, within: float) -> bool:
 
 
 def test_idle_connections_slow_headers_and_slow_bodies_are_cut_but_sockets_are_not(tmp_path):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     env = {"HTTP_IDLE_TIMEOUT": "1", "HTTP_BODY_TIMEOUT": "1"}
-    process = start_server(tmp_path, port, env)
+    server = ServerProcess(tmp_path, env).spawn()
+    port = server.port
     try:
-        wait_healthy(base_url, process)
+        server.wait_healthy()
         with connect(f"ws://127.0.0.1:{port}/ws/counter/patient") as websocket:
             assert json.loads(websocket.recv(timeout=5))["type"] == "snapshot"
 
@@ -125,31 +123,30 @@ def test_idle_connections_slow_headers_and_slow_bodies_are_cut_but_sockets_are_n
                 reply = json.loads(websocket.recv(timeout=5))
             assert reply["type"] in {"increment", "incrementResult"}
     finally:
-        stop(process)
+        server.stop()
 
 
 def test_running_out_of_file_descriptors_pauses_accepting_and_logs_once(tmp_path):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     held: list[socket.socket] = []
     with log_path.open("wb") as log:
-        process = start_server(tmp_path, port, None, output=log)
+        server = ServerProcess(tmp_path, output=log).spawn()
+        port, process, base_url = server.port, server.process, server.url
         try:
-            wait_healthy(base_url, process)
+            server.wait_healthy()
             resource.prlimit(process.pid, resource.RLIMIT_NOFILE, (64, 64))
             for _ in range(100):  # more than the server may have open
                 held.append(socket.create_connection(("127.0.0.1", port)))
             time.sleep(3)  # out of descriptors all this while
             for connection in held:
                 connection.close()
-            wait_healthy(base_url, process)
+            server.wait_healthy()
             reply = post_graphql(base_url, "{ __typename }")
             assert reply == {"data": {"__typename": "Query"}}
         finally:
             for connection in held:
                 connection.close()
-            stop(process)
+            server.stop()
     output = log_path.read_text(errors="replace")
     assert len(output) < 10_000, f"{len(output)} bytes of log, beginning {output[:2000]}"
     # Each shortage is told once when it begins and once when it ends.

@@ -11,17 +11,16 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
 
-from tests.processes import free_port, post_graphql, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_sigterm_closes_sockets_with_1012_and_finishes_requests_in_flight(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port)
+    server = ServerProcess(tmp_path).spawn()
+    port, process, base = server.port, server.process, server.url
     client = AsyncHTTPClient(force_instance=True)
     try:
-        await asyncio.to_thread(wait_healthy, base, process)
+        await asyncio.to_thread(server.wait_healthy)
         counter = await websocket_connect(f"ws://127.0.0.1:{port}/ws/counter/bye")
         await counter.read_message()  # the snapshot
         graphql = await websocket_connect(
@@ -57,7 +56,7 @@ async def test_sigterm_closes_sockets_with_1012_and_finishes_requests_in_flight(
         assert time.monotonic() - started < 10
     finally:
         client.close()
-        output = stop(process)
+        output = server.stop()
     assert "stopping: closing 2 sockets, finishing 1 requests in flight" in output
 
 
@@ -71,25 +70,24 @@ async def _acknowledged(socket, kind: str) -> tuple[int, int | None]:
     return answered, socket.close_code
 
 
-async def _value_after_restart(tmp_path, port: int, name: str) -> int:
+async def _value_after_restart(server: ServerProcess, name: str) -> int:
     """The counter's value as a fresh server reads it from the database."""
-    base = f"http://127.0.0.1:{port}"
-    process = start_server(tmp_path, port)
+    server.spawn()  # the same port and data
     try:
-        await asyncio.to_thread(wait_healthy, base, process)
+        await asyncio.to_thread(server.wait_healthy)
         query = "query($n: String!) { counter(name: $n) { value } }"
-        reply = await asyncio.to_thread(post_graphql, base, query, {"n": name})
+        reply = await asyncio.to_thread(server.graphql, query, {"n": name})
     finally:
-        stop(process)
+        server.stop()
     return reply["data"]["counter"]["value"]
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_every_counter_socket_increment_applied_before_sigterm_was_acknowledged(tmp_path):
-    port = free_port()
-    process = start_server(tmp_path, port)
+    server = ServerProcess(tmp_path).spawn()
+    port, process = server.port, server.process
     try:
-        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        await asyncio.to_thread(server.wait_healthy)
         sockets = []
         for _ in range(4):
             socket = await websocket_connect(f"ws://127.0.0.1:{port}/ws/counter/busy")
@@ -105,19 +103,19 @@ async def test_every_counter_socket_increment_applied_before_sigterm_was_acknowl
         outcomes = await asyncio.gather(*(_acknowledged(s, "incrementResult") for s in sockets))
         assert await asyncio.to_thread(process.wait, 10) == 0
     finally:
-        stop(process)
+        server.stop()
     assert {code for _, code in outcomes} == {1012}
     acknowledged = 1 + sum(answered for answered, _ in outcomes)
-    assert await _value_after_restart(tmp_path, port, "busy") == acknowledged
+    assert await _value_after_restart(server, "busy") == acknowledged
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_every_socket_mutation_applied_before_sigterm_was_answered(tmp_path):
-    port = free_port()
-    process = start_server(tmp_path, port)
+    server = ServerProcess(tmp_path).spawn()
+    port, process = server.port, server.process
     mutation = 'mutation { incrementCounter(name: "busier") { value } }'
     try:
-        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        await asyncio.to_thread(server.wait_healthy)
         sockets = []
         for _ in range(3):
             socket = await websocket_connect(
@@ -139,7 +137,7 @@ async def test_every_socket_mutation_applied_before_sigterm_was_answered(tmp_pat
         outcomes = await asyncio.gather(*(_acknowledged(s, "next") for s in sockets))
         assert await asyncio.to_thread(process.wait, 10) == 0
     finally:
-        stop(process)
+        server.stop()
     assert {code for _, code in outcomes} == {1012}
     answered = 1 + sum(count for count, _ in outcomes)
-    assert await _value_after_restart(tmp_path, port, "busier") == answered
+    assert await _value_after_restart(server, "busier") == answered

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from tornado.websocket import websocket_connect
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 from tests.test_writer import stalled_client
 
 EVENTS = 30_000
@@ -31,11 +31,11 @@ def frames_until_closed(raw) -> int:
 
 @pytest.mark.gen_test(timeout=120)
 async def test_20_stalled_sockets_cost_the_server_well_under_50_mb(tmp_path):
-    port = free_port()
-    process = start_server(tmp_path, port)
+    running = ServerProcess(tmp_path).spawn()
+    port, process = running.port, running.process
     stalled = []
     try:
-        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
+        await asyncio.to_thread(running.wait_healthy)
         server = psutil.Process(process.pid)
         name = "slow-" + "x" * 59  # the longest name: the largest frames
         url = f"ws://127.0.0.1:{port}/ws/counter/{name}"
@@ -83,4 +83,4 @@ async def test_20_stalled_sockets_cost_the_server_well_under_50_mb(tmp_path):
     finally:
         for raw in stalled:
             raw.close()
-        stop(process)
+        running.stop()

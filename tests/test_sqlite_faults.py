@@ -11,20 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 from tests.server_client import InBackground, ServerClient
 from tests.services import TinyDisk
 
 
 def run_server(data_dir: Path) -> Iterator[ServerClient]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(data_dir, port)
-    try:
-        wait_healthy(url, process)
-        yield ServerClient(url)
-    finally:
-        stop(process)
+    with ServerProcess(data_dir) as server:
+        yield ServerClient(server.url)
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from app import metrics
 from app.api.errors import BAD_USER_INPUT, format_error
 from app.api.execution import Executor, RequestFailure, shape_result
 from app.api.live import NOW, LiveQueries, Member, TopicSource, catch_up
+from app.api.payloads import OperationError, SubscribePayload
 from app.api.resolvers.base import Context, resolve_field
 from app.events import has_history
-from app.protocols.graphql_ws import OperationError, SubscribePayload
 from app.realtime.history import History, Position, PositionError
 
 

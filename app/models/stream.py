@@ -1,4 +1,5 @@
-"""Stream positions, and the history of recent events kept in the database.
+"""Stream positions, and the history of recent events kept in the database:
+the write side (reading it back is app.realtime.database_history's job).
 
 Every event on a stream (a counter, a user's library channel) has an
 offset that rises by one per event. It is assigned inside the change's
@@ -11,8 +12,8 @@ Where the history lives is chosen once by `make_app`: in the database
 the same transaction as its change, so history and data never disagree;
 or in Redis (app.realtime.redis_history), written right after the commit.
 In the database a counter needs no copy: its operation log, numbered by
-offset, already holds every event it published, and is read back as them
-(`CounterOperation.replay`); library events are recorded here.
+offset, already holds every event it published (app.models.counter);
+library events are recorded here.
 The database's history has one epoch, made by the migration: a database
 built afresh is a new history, and a position from the old one is not
 trusted.
@@ -30,7 +31,7 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -39,7 +40,7 @@ import peewee
 from app.clock import utcnow
 from app.db import database
 from app.events import Topic, stream_name
-from app.events_wire import decode, encode
+from app.events_wire import encode
 from app.models.base import BaseModel
 
 E = TypeVar("E")
@@ -179,55 +180,7 @@ def _record(topic: Topic, events: Sequence[Any], sql: _Statements, size: int) ->
         database.execute_sql(sql.trim, (name, events[-1].offset - size + 1))
 
 
-# -------------------------------------------------------------- when asked
-
-
-def latest_offset(topic: Topic) -> int:
-    """The offset of the stream's newest committed event (0: none yet)."""
-    if topic[0] == "counter":
-        from app.models.counter import Counter  # counter.py records through this module
-
-        return Counter.lookup(topic[1]).operation_count
-    row = StreamOffset.get_or_none(StreamOffset.name == stream_name(topic))
-    return row.last_offset if row is not None else 0
-
-
-def recorded_after(topic: Topic, after: int, limit: int, not_before: datetime) -> list[object]:
-    """The stream's recorded events after offset `after`, oldest first,
-    leaving out any older than `not_before`."""
-    query = (
-        StreamRecord.select(StreamRecord.data)
-        .where(
-            (StreamRecord.stream == stream_name(topic))
-            & (StreamRecord.event_offset > after)
-            & (StreamRecord.created_at >= not_before)
-        )
-        .order_by(StreamRecord.event_offset)
-        .limit(limit)
-        .tuples()
-    )
-    return [decode(data.encode())[1] for (data,) in query]
-
-
-def read(topic: Topic, after: int) -> tuple[str, int, list[object]]:
-    """(epoch, latest offset, events after `after`): what a reconnecting
-    client is owed. The latest offset is read first, so every event up to
-    it is in the history unless the history has let it go."""
-    if _keeping is None:
-        raise RuntimeError("the database keeps no history: another store does")
-    latest = latest_offset(topic)
-    policy = _keeping.policy
-    not_before = utcnow() - timedelta(seconds=policy.ttl)
-    events: list[Any]
-    if topic[0] == "counter":
-        from app.models.counter import CounterOperation
-
-        first = latest - policy.size + 1  # the log is whole: bound it here
-        events = CounterOperation.replay(topic[1], after, first, policy.size, not_before)
-    else:
-        events = recorded_after(topic, after, policy.size + TRIM_EVERY, not_before)
-    epoch = _keeping.epoch
-    return epoch, latest, [dataclasses.replace(event, epoch=epoch) for event in events]
+# ---------------------------------------------------------------- epoch
 
 
 def database_epoch() -> str:

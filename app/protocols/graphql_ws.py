@@ -34,10 +34,11 @@ import asyncio
 import enum
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NotRequired, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 import orjson
 
+from app.api.payloads import OperationError, SubscribePayload
 from app.realtime.cursor import GAP, SEND, StreamCursor
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,6 @@ MAX_REASON_BYTES = 123
 MAX_RESULT_BYTES = 1024 * 1024
 
 
-class SubscribePayload(TypedDict):
-    query: str
-    operationName: NotRequired[str | None]
-    variables: NotRequired[dict[str, Any] | None]
-    extensions: NotRequired[dict[str, Any] | None]
-
-
 class NextMessage(TypedDict):
     id: str
     type: str
@@ -81,14 +75,6 @@ class ErrorMessage(TypedDict):
     id: str
     type: str
     payload: list[dict[str, Any]]
-
-
-class OperationError(Exception):
-    """The operation failed as a whole: the client gets an `error` message."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors[0]["message"] if errors else "operation failed")
-        self.errors = errors
 
 
 class Refused(Exception):

@@ -14,11 +14,16 @@ value twice in a row. They are scheduled on the loop, never sent from
 inside `enter`/`leave`, so a burst of connects in one loop turn costs one
 notice.
 
-Two backends behind the same methods, chosen by whether REDIS_URL is set:
+Where the totals come from is a component the `Presence` is given (a
+`Totals`), chosen by whether REDIS_URL is set:
 
-- `LocalPresence`: this process's counts are the totals.
-- `RedisPresence` (app.realtime.redis_presence): totals across every
+- `LocalTotals`: this process's counts are the totals.
+- `RedisTotals` (app.realtime.redis_presence): totals across every
   process that shares one Redis.
+
+The component sees this process's counts and followed keys through the
+small `Counts` view, and tells the presence when a total may have moved;
+the throttle, the notices and the sweep stay here, written once.
 
 Threading: everything here runs on the IOLoop thread (see app.realtime).
 """
@@ -30,6 +35,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +55,101 @@ class _Notice:
     timer: asyncio.TimerHandle | None = None
 
 
+class Counts(Protocol):
+    """What a `Totals` component sees of its presence."""
+
+    #: This process's count per key (only keys above zero).
+    local: dict[Key, int]
+    #: Keys somebody in this process listens to.
+    followed: set[Key]
+
+    def moved(self, key: Key) -> None:
+        """The total of `key` may have changed: notify, within the throttle."""
+
+
+class Totals(Protocol):
+    """Where the totals come from: this process alone, or every process."""
+
+    def bind(self, counts: Counts) -> None:
+        """Called once by the presence that owns this component."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def total(self, key: Key) -> int | None:
+        """The total now, or None while it is not known yet."""
+
+    async def count(self, key: Key) -> int:
+        """The total now, asking further if it is not known here."""
+
+    def followed(self, key: Key) -> None:
+        """Somebody here started listening to `key`."""
+
+    def local_moved(self, key: Key) -> None:
+        """This process's count of `key` changed."""
+
+    def forgot(self, key: Key) -> None:
+        """`key` is no longer followed here: drop what is kept for it."""
+
+    def swept(self) -> None:
+        """The periodic sweep ran (a moment to renew and re-read)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalTotals:
+    """One process: its own counts are the totals."""
+
+    def __init__(self) -> None:
+        self.counts: Counts | None = None
+
+    def bind(self, counts: Counts) -> None:
+        self.counts = counts
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+    def total(self, key: Key) -> int:
+        assert self.counts is not None, "bound by its Presence"
+        return self.counts.local.get(key, 0)
+
+    async def count(self, key: Key) -> int:
+        return self.total(key)
+
+    def followed(self, key: Key) -> None:
+        pass
+
+    def local_moved(self, key: Key) -> None:
+        pass
+
+    def forgot(self, key: Key) -> None:
+        pass
+
+    def swept(self) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
 class Presence:
     """Local counts, throttled notices and the idle sweep; the totals
-    themselves are the backend's business (`total`, `count`)."""
+    themselves are the business of the `Totals` component it is given."""
 
-    def __init__(self, notify: Notify, listened: Listened, interval: float, renew: float) -> None:
+    def __init__(
+        self,
+        notify: Notify,
+        listened: Listened,
+        interval: float,
+        renew: float,
+        totals: Totals | None = None,
+    ) -> None:
         self.notify = notify
         self.listened = listened
         self.interval = interval
@@ -64,6 +160,8 @@ class Presence:
         self.followed: set[Key] = set()
         self._notices: dict[Key, _Notice] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self.totals: Totals = totals if totals is not None else LocalTotals()
+        self.totals.bind(self)
 
     # ------------------------------------------------------------ counting
 
@@ -82,21 +180,23 @@ class Presence:
     def current(self, key: Key) -> int | None:
         """The total now, for a listener that just started listening; None
         while it is not known yet (a notice follows once it is)."""
+        self.totals.followed(key)
         self.followed.add(key)
         return self.total(key)
 
     def total(self, key: Key) -> int | None:
-        raise NotImplementedError
+        return self.totals.total(key)
 
     async def count(self, key: Key) -> int:
         """The total now, for a one-off read (such as `Counter.watchers`)."""
-        raise NotImplementedError
+        return await self.totals.count(key)
 
     @property
     def healthy(self) -> bool:
-        return True
+        return self.totals.healthy
 
     def _local_moved(self, key: Key) -> None:
+        self.totals.local_moved(key)
         self.moved(key)
 
     # ----------------------------------------------------------- notices
@@ -131,8 +231,13 @@ class Presence:
 
     def start(self) -> None:
         self._schedule_sweep()
+        self.totals.start()
 
     async def stop(self) -> None:
+        self._stop_notices()
+        await self.totals.stop()
+
+    def _stop_notices(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -147,21 +252,19 @@ class Presence:
     def _sweep(self) -> None:
         self.forget_idle()
         self._schedule_sweep()
+        self.totals.swept()
 
     def forget_idle(self) -> None:
         """Drops what nobody here counts or listens to any more, once its
         throttle has run out (so forgetting never allows an early notice)."""
         for key in [key for key in self.followed if not self.listened(key)]:
             self.followed.discard(key)
-            self.forgot(key)
+            self.totals.forgot(key)
         now = asyncio.get_running_loop().time()
         for key, notice in list(self._notices.items()):
             idle = notice.timer is None and now - notice.at >= self.interval
             if idle and key not in self.local and key not in self.followed:
                 del self._notices[key]
-
-    def forgot(self, key: Key) -> None:
-        """A key is no longer followed here (backends drop what they keep)."""
 
     def state(self) -> dict[str, int]:
         """How much this process keeps (for tests proving cleanup)."""
@@ -170,13 +273,3 @@ class Presence:
             "followed": len(self.followed),
             "notices": len(self._notices),
         }
-
-
-class LocalPresence(Presence):
-    """One process: its own counts are the totals."""
-
-    def total(self, key: Key) -> int:
-        return self.local.get(key, 0)
-
-    async def count(self, key: Key) -> int:
-        return self.total(key)

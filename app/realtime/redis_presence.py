@@ -28,7 +28,7 @@ import redis.asyncio as redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from app.realtime.presence import Key, Listened, Notify, Presence
+from app.realtime.presence import Counts, Key
 from app.realtime.redis_channel import listen
 
 log = logging.getLogger(__name__)
@@ -97,20 +97,11 @@ def redis_key(key: Key) -> str:
     return "presence:" + ":".join(key)
 
 
-class RedisPresence(Presence):
-    """Totals across every process that shares one Redis; see the module
-    docstring for the scheme."""
+class RedisTotals:
+    """Totals across every process that shares one Redis, as the `Totals`
+    component of a `Presence`; see the module docstring for the scheme."""
 
-    def __init__(
-        self,
-        url: str,
-        notify: Notify,
-        listened: Listened,
-        interval: float,
-        ttl: float,
-        renew: float,
-    ) -> None:
-        super().__init__(notify, listened, interval, renew)
+    def __init__(self, url: str, ttl: float) -> None:
         self.url = url
         self.ttl_ms = max(1, int(ttl * 1000))
         self.process_id = uuid.uuid4().hex
@@ -127,6 +118,23 @@ class RedisPresence(Presence):
         self._scripts: dict[str, AsyncScript] = {}
         #: Keys whose hash holds a field of this process.
         self._written: set[Key] = set()
+        self._bound: Counts | None = None
+
+    def bind(self, counts: Counts) -> None:
+        self._bound = counts
+
+    @property
+    def counts(self) -> Counts:
+        assert self._bound is not None, "bound by its Presence"
+        return self._bound
+
+    @property
+    def local(self) -> dict[Key, int]:
+        return self.counts.local
+
+    @property
+    def followed_keys(self) -> set[Key]:
+        return self.counts.followed
 
     @property
     def healthy(self) -> bool:
@@ -139,11 +147,10 @@ class RedisPresence(Presence):
         remote = self.remote.get(key)
         return None if remote is None else remote + own
 
-    def current(self, key: Key) -> int | None:
+    def followed(self, key: Key) -> None:
         if key not in self.remote and self.connected:
             self._stale.add(key)
             self._wake.set()
-        return super().current(key)
 
     async def count(self, key: Key) -> int:
         known = self.total(key) if key in self.remote or not self.connected else None
@@ -156,10 +163,9 @@ class RedisPresence(Presence):
             return self.local.get(key, 0)
         return remote + self.local.get(key, 0)
 
-    def _local_moved(self, key: Key) -> None:
+    def local_moved(self, key: Key) -> None:
         self._dirty.add(key)
         self._wake.set()
-        self.moved(key)
 
     def forgot(self, key: Key) -> None:
         self.remote.pop(key, None)
@@ -168,7 +174,6 @@ class RedisPresence(Presence):
     # ----------------------------------------------------------- running
 
     def start(self) -> None:
-        super().start()
         self._client = redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
         self._scripts = {
             name: self._client.register_script(source)
@@ -179,7 +184,6 @@ class RedisPresence(Presence):
 
     async def stop(self) -> None:
         """A clean stop takes this process's watchers away at once."""
-        await super().stop()
         keys = list(self._written | self._dirty | set(self.local))
         for task in self._tasks:
             task.cancel()
@@ -200,10 +204,9 @@ class RedisPresence(Presence):
             await self._client.aclose()
             self._client = None
 
-    def _sweep(self) -> None:
-        super()._sweep()
+    def swept(self) -> None:
         self._renew_due = True
-        self._stale |= self.followed
+        self._stale |= self.followed_keys
         self._wake.set()
 
     async def _work(self) -> None:
@@ -228,13 +231,13 @@ class RedisPresence(Presence):
                     await self._put(list(dirty))
                 if dirty:
                     await self._client_or_fail().publish(CHANNEL, orjson.dumps(list(dirty)))
-                stale, self._stale = self._stale & self.followed, set()
+                stale, self._stale = self._stale & self.followed_keys, set()
                 if stale:
                     keys = list(stale)
                     for key, remote in zip(keys, await self._read(keys), strict=True):
-                        if key in self.followed:
+                        if key in self.followed_keys:
                             self.remote[key] = remote
-                            self.moved(key)
+                            self.counts.moved(key)
             except (RedisError, OSError):
                 self._lost()
 
@@ -246,13 +249,13 @@ class RedisPresence(Presence):
     def _subscribed(self) -> None:
         # Messages may have been missed while away: re-read, renew.
         self._renew_due = True
-        self._stale |= self.followed
+        self._stale |= self.followed_keys
         self._wake.set()
 
     def _heard(self, message: bytes) -> None:
         for raw in orjson.loads(message):
             key = tuple(raw)
-            if key in self.followed:
+            if key in self.followed_keys:
                 self._stale.add(key)
                 self._wake.set()
 
@@ -283,7 +286,7 @@ class RedisPresence(Presence):
     def _reached(self) -> None:
         if not self.connected:
             self.connected = True
-            self._stale |= self.followed
+            self._stale |= self.followed_keys
             if self._outage_logged:
                 log.info("presence reached Redis again: counting across processes")
             self._outage_logged = False
@@ -295,5 +298,5 @@ class RedisPresence(Presence):
         if self.connected:
             self.connected = False
             self.remote.clear()
-            for key in self.followed:
-                self.moved(key)
+            for key in self.followed_keys:
+                self.counts.moved(key)

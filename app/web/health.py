@@ -17,8 +17,7 @@ class HealthHandler(BaseHandler):
         if problem is not None:
             self.write_json({"status": "unavailable", "database": problem}, status=503)
             return
-        broadcast = self.services.broadcast
-        if broadcast is not None and not broadcast.healthy:
+        if not self.services.broadcast.healthy:
             self.write_json({"status": "degraded", "redis": "unavailable"})
             return
         self.write_json({"status": "ok"})

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from app.config import PROJECT_ROOT
-from tests.processes import free_port, start_server, stop, wait_healthy
+from tests.processes import ServerProcess
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -30,31 +29,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-class Server:
-    """`python server.py` on a free port with its own data folder."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
-
-    def start(self) -> None:
-        self.process = start_server(self.data_dir, self.port)
-        wait_healthy(self.url, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-            self.process = None
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("browser-data"))
-    running.start()
-    yield running
-    running.stop()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("browser-data")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, sign_up
+from tests.browser.conftest import sign_up
 from tests.browser.test_library_pages import add_story
+from tests.processes import ServerProcess
 
 # Generous: these wait for a page to notice, not for a deadline.
 NOTICED_WITHIN = 3000
@@ -80,12 +81,10 @@ def test_a_counter_page_says_offline_too(server, context):
 
 
 @pytest.fixture
-def restartable(tmp_path) -> Iterator[Server]:
+def restartable(tmp_path) -> Iterator[ServerProcess]:
     """A server on one port that the test stops and starts again."""
-    running = Server(tmp_path)
-    running.start()
-    yield running
-    running.stop()
+    with ServerProcess(tmp_path) as running:
+        yield running
 
 
 def test_retry_now_reconnects_at_once_after_a_restart(restartable, context):

@@ -7,15 +7,13 @@ from playwright.sync_api import expect
 
 from app import db
 from app.models.counter import Counter
-from tests.browser.conftest import Server
+from tests.processes import ServerProcess
 
 
 @pytest.fixture
 def restartable(tmp_path):
-    server = Server(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with ServerProcess(tmp_path) as server:
+        yield server
 
 
 def test_a_restart_shows_reconnecting_then_connected_with_fresh_data(restartable, context):

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from tests.browser.conftest import Server, sign_up
-from tests.processes import post_graphql, start_server, wait_healthy
+from tests.browser.conftest import sign_up
+from tests.processes import ServerProcess, post_graphql
 
 # Keeps the page's sockets in window.__sockets; while window.__offline is
 # true, each new one fails at once, as with the network gone.
@@ -60,7 +60,7 @@ def come_back(page: Page) -> None:
     expect(page.get_by_role("status")).to_contain_text("Connected", timeout=BACK_WITHIN)
 
 
-def change(server: Server, operation: str) -> None:
+def change(server: ServerProcess, operation: str) -> None:
     post_graphql(server.url, f"mutation {{ {operation} {{ value }} }}")
 
 
@@ -162,20 +162,11 @@ def test_a_counter_page_starts_from_what_it_rendered_without_fetching_it_again(s
     assert posts == []
 
 
-class SmallHistoryServer(Server):
-    """Keeps one event per stream (and up to 64 more until the next trim)."""
-
-    def start(self) -> None:
-        self.process = start_server(self.data_dir, self.port, {"HISTORY_SIZE": "1"})
-        wait_healthy(self.url, self.process)
-
-
 @pytest.fixture
-def forgetful(tmp_path) -> Iterator[Server]:
-    running = SmallHistoryServer(tmp_path)
-    running.start()
-    yield running
-    running.stop()
+def forgetful(tmp_path) -> Iterator[ServerProcess]:
+    """Keeps one event per stream (and up to 64 more until the next trim)."""
+    with ServerProcess(tmp_path, {"HISTORY_SIZE": "1"}) as running:
+        yield running
 
 
 def test_a_page_away_longer_than_the_history_fetches_its_state_again(forgetful, context):

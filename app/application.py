@@ -10,6 +10,7 @@ docstring); `close_app` is the one place that undoes it all.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import jinja2
 import tornado.web
@@ -75,7 +76,11 @@ def templates(settings: Settings) -> jinja2.Environment:
 def _sample_metrics_every_second() -> tuple[MetricsSamples, PeriodicCallback]:
     """The /status page's ring of metric samples, kept filling."""
     samples = MetricsSamples()
-    sampler = PeriodicCallback(samples.take, SAMPLE_EVERY_SECONDS * 1000)
+
+    def take() -> None:
+        samples.take()
+
+    sampler = PeriodicCallback(take, SAMPLE_EVERY_SECONDS * 1000)
     sampler.start()
     return samples, sampler
 
@@ -125,7 +130,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     samples, sampler = _sample_metrics_every_second()
     services.chores.append(sampler)
     status_args = {**handler_args, "samples": samples}
-    routes = [
+    routes: list[Rule | tuple[str, type, dict[str, Any]]] = [
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
         (rf"/counters/{COUNTER_NAME}", CounterPageHandler, handler_args),

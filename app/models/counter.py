@@ -49,6 +49,7 @@ def _check_int32(value: int, what: str) -> int:
 
 
 class Counter(BaseModel):
+    id: peewee.AutoField[int]
     name = peewee.CharField(max_length=64, unique=True)
     value = peewee.IntegerField(default=0)
     operation_count = peewee.IntegerField(default=0)
@@ -201,6 +202,7 @@ class Counter(BaseModel):
 
 
 class CounterOperation(BaseModel):
+    id: peewee.AutoField[int]
     counter = peewee.ForeignKeyField(Counter, backref="operations", on_delete="CASCADE")
     #: The counter's operation count after this one: its offset in the stream.
     operation_number = peewee.IntegerField(null=True)
@@ -209,6 +211,7 @@ class CounterOperation(BaseModel):
     value = peewee.IntegerField()
     timestamp = peewee.DateTimeField()
     actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor_id: peewee.ForeignKeyField[int | None]
 
     @classmethod
     def page(
@@ -259,10 +262,12 @@ class CounterOperation(BaseModel):
                     value=row.value,
                     created_at=counter.created_at,
                     updated_at=row.timestamp,
-                    operation_count=row.operation_number,
+                    # Numbered: the query keeps only rows past `after`.
+                    operation_count=row.operation_number or 0,
                 ),
                 timestamp=row.timestamp,
-                actor=row.actor.as_actor() if row.actor_id is not None else None,
+                # By id, so a change by nobody makes no query for its actor.
+                actor=row.actor.as_actor() if row.actor_id is not None else None,  # type: ignore[union-attr]
             )
             for row in rows
         ]

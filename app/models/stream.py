@@ -77,6 +77,7 @@ class StreamRecord(BaseModel):
 class HistoryStore(BaseModel):
     """One row: the epoch of the history kept in this database."""
 
+    id: peewee.AutoField[int]
     epoch = peewee.CharField(max_length=32)
 
 

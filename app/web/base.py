@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote_plus
@@ -226,13 +227,14 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     #: The label of this kind of socket in the metrics.
     kind = "socket"
 
-    def open(self, *args: str, **kwargs: str) -> None:
+    def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
         self.services.sockets.add(self)
         metrics.open_sockets.labels(self.kind).inc()
         if self.credential is not None:
             self.watch(self.credential)
+        return None
 
     def on_close(self) -> None:
         if self in self.services.sockets:

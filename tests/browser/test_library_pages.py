@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, sign_up
@@ -90,10 +92,10 @@ def test_tags_filter_rename_recolour_and_delete(server, context):
 
 
 def field_error(page, field):
-    """The message the page shows at `field`, by its aria-describedby."""
-    described = field.get_attribute("aria-describedby")
-    assert described, "the field points to no message"
-    return page.locator(f"#{described}")
+    """The message the page shows at `field`, by its aria-describedby (once
+    the field points to one: the server's answer may still be on its way)."""
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"\S"))
+    return page.locator(f"#{field.get_attribute('aria-describedby')}")
 
 
 def test_a_rule_broken_in_the_add_story_form_is_shown_at_the_field(server, context):

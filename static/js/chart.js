@@ -39,7 +39,12 @@ export class LiveChart {
         height: HEIGHT,
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (u, min, max) => this.yRange(min, max) } },
+        scales: {
+          // One point (or several at one instant) has no span of its own:
+          // show a minute around it, not an axis of arbitrary years.
+          x: { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) },
+          y: { range: (u, min, max) => this.yRange(min, max) },
+        },
         axes: [
           { ...axis },
           {
@@ -135,6 +140,6 @@ export class LiveChart {
     const suffix = unit ? ` ${unit}` : "";
     const text = `latest ${none ? "none" : `${formatNumber(latest, decimals)}${suffix}`} · lowest ${formatNumber(Math.min(...values), decimals)}${suffix} · highest ${formatNumber(Math.max(...values), decimals)}${suffix}`;
     this.summaryEl.textContent = text;
-    this.plotEl.setAttribute("aria-label", `${label}, ${this.xs.length} points: ${text.replaceAll("·", ",")}`);
+    this.plotEl.setAttribute("aria-label", `${label}, ${this.xs.length} points: ${text.replaceAll(" ·", ",")}`);
   }
 }

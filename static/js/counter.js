@@ -146,10 +146,10 @@ live.addEventListener("state", () => {
 toggle.addEventListener("click", () => (live.wanted ? live.disconnect() : live.connect()));
 
 const MUTATIONS = {
-  increment: ["incrementCounter", "mutation($name: String!, $n: Int) { incrementCounter(name: $name, amount: $n) { metadata { operationCount } } }"],
-  decrement: ["decrementCounter", "mutation($name: String!, $n: Int) { decrementCounter(name: $name, amount: $n) { metadata { operationCount } } }"],
-  setValue: ["setCounterValue", "mutation($name: String!, $n: Int!) { setCounterValue(name: $name, value: $n) { metadata { operationCount } } }"],
-  reset: ["resetCounter", "mutation($name: String!) { resetCounter(name: $name) { metadata { operationCount } } }"],
+  increment: ["incrementCounter", `mutation($name: String!, $n: Int) { incrementCounter(name: $name, amount: $n) { ${EVENT_FIELDS} } }`],
+  decrement: ["decrementCounter", `mutation($name: String!, $n: Int) { decrementCounter(name: $name, amount: $n) { ${EVENT_FIELDS} } }`],
+  setValue: ["setCounterValue", `mutation($name: String!, $n: Int!) { setCounterValue(name: $name, value: $n) { ${EVENT_FIELDS} } }`],
+  reset: ["resetCounter", `mutation($name: String!) { resetCounter(name: $name) { ${EVENT_FIELDS} } }`],
 };
 
 root.querySelector("[data-controls]").addEventListener("submit", async (submit) => {
@@ -161,7 +161,12 @@ root.querySelector("[data-controls]").addEventListener("submit", async (submit) 
   errorEl.textContent = "";
   try {
     const data = await graphql(query, { name, n: Number.isNaN(n) ? null : n });
-    mine.add(data[field].metadata.operationCount);
+    const change = data[field];
+    mine.add(change.metadata.operationCount);
+    // Connected, the change comes as an event like everyone's. Disconnected
+    // (by the button), the answer is all there is: show the new value, and
+    // leave the history to the replay once connected again.
+    if (live.state !== "connected") showValue(change.value, change.metadata.updatedAt);
   } catch (error) {
     errorEl.textContent = error.message;
   }

@@ -19,12 +19,19 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// Times as the server renders them (UTC, "2026-12-04 04:21:40 UTC"), so
+// a row added live reads like the rows rendered with the page.
+function utcParts(iso) {
+  const text = new Date(iso).toISOString(); // 2026-12-04T04:21:40.123Z
+  return [text.slice(0, 10), text.slice(11, 19)];
+}
+
 export function formatTime(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : "";
+  return iso ? `${utcParts(iso)[1]} UTC` : "";
 }
 
 export function formatDateTime(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
+  return iso ? `${utcParts(iso).join(" ")} UTC` : "";
 }
 
 // A short message in the page's toast region (not the role="status" one).

@@ -45,7 +45,7 @@ def test_the_counter_chart_grows_as_another_tab_changes_the_counter(server, cont
     # The text alternative says the same.
     plot = chart.get_by_role("img")
     expect(plot).to_have_attribute(
-        "aria-label", "Value after each change, 4 points: latest -4 , lowest -4 , highest 6"
+        "aria-label", "Value after each change, 4 points: latest -4, lowest -4, highest 6"
     )
     expect(chart.locator("[data-summary]")).to_have_text("latest -4 · lowest -4 · highest 6")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_up
@@ -111,3 +113,39 @@ def test_the_explorer_runs_queries_and_shows_subscription_events(server, context
     page.get_by_role("button", name="Run").click()
     expect(page.locator("[data-result]")).to_contain_text('"counter"')
     expect(page.get_by_text("Subscription", exact=False).first).to_be_visible()
+
+
+def test_a_change_made_while_disconnected_shows_its_value_and_history_follows_on_connect(
+    server, context
+):
+    page = context.new_page()
+    page.goto(f"{server.url}/counters/unplugged")
+    connected(page)
+    page.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("status")).not_to_contain_text("Connected")
+    page.get_by_role("button", name="Increment").click()
+    expect(page.get_by_label("Counter value")).to_have_text("1")
+    expect(page.locator("[data-history] li")).to_have_count(0)
+    page.get_by_role("button", name="Connect").click()
+    connected(page)
+    expect(page.locator("[data-history] li .change")).to_have_text(["0 → 1"])
+
+
+def test_rows_added_live_read_like_the_rows_rendered_with_the_page(server, context):
+    post_graphql(server.url, 'mutation { incrementCounter(name: "clocks") { value } }')
+    context.clear_cookies()
+    page = context.browser.new_page(timezone_id="Europe/Berlin", locale="de-DE")
+    try:
+        page.goto(f"{server.url}/counters/clocks")
+        connected(page)
+        post_graphql(server.url, 'mutation { incrementCounter(name: "clocks") { value } }')
+        times = page.locator("[data-history] li time")
+        expect(times).to_have_count(2)
+        utc = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"
+        for text in times.all_inner_texts():
+            assert re.fullmatch(utc, text), text
+        expect(page.locator("[data-updated]")).to_have_text(
+            re.compile(r"^Last update \d\d:\d\d:\d\d UTC$")
+        )
+    finally:
+        page.close()

@@ -176,3 +176,12 @@ async def test_status_samples_refuse_a_since_that_is_not_a_time(clients, since):
     response = await clients.fetch(f"/status.json?since={since}")
     assert response.code == 400
     assert "since must be a Unix time" in json.loads(response.body)["error"]
+
+
+@pytest.mark.gen_test
+async def test_the_explorer_shows_what_each_field_is_for(clients):
+    response = await clients.fetch("/graphql", headers={"Accept": "text/html"})
+    assert response.code == 200
+    html = response.body.decode()
+    assert "<code>counter(name: String!): CounterUpdateEvent!</code>" in html
+    assert "Every change to the named counter, from any client." in html

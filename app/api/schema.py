@@ -101,13 +101,21 @@ def build() -> GraphQLSchema:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldSummary:
+    """One field of a type (or member of a union), as the explorer lists it."""
+
+    signature: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TypeSummary:
     """One named type of the schema, as the explorer page lists it."""
 
     name: str
     kind: str
     description: str | None
-    fields: list[str]
+    fields: list[FieldSummary]
 
 
 def type_summaries(schema: GraphQLSchema) -> list[TypeSummary]:
@@ -117,13 +125,14 @@ def type_summaries(schema: GraphQLSchema) -> list[TypeSummary]:
     for name, graphql_type in schema.type_map.items():
         if name.startswith("__") or name in ("String", "Int", "Boolean", "ID", "Float"):
             continue
-        fields: list[str] = []
+        fields: list[FieldSummary] = []
         if isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType):
             for field_name, field in graphql_type.fields.items():
                 args = ", ".join(f"{a}: {arg.type}" for a, arg in field.args.items())
-                fields.append(f"{field_name}{f'({args})' if args else ''}: {field.type}")
+                signature = f"{field_name}{f'({args})' if args else ''}: {field.type}"
+                fields.append(FieldSummary(signature, field.description))
         elif isinstance(graphql_type, GraphQLUnionType):
-            fields = [str(member) for member in graphql_type.types]
+            fields = [FieldSummary(str(member)) for member in graphql_type.types]
         kind = type(graphql_type).__name__.removeprefix("GraphQL").removesuffix("Type").lower()
         summaries.append(TypeSummary(name, kind, graphql_type.description, fields))
     return sorted(

@@ -191,3 +191,55 @@ async def test_the_document_cache_stays_within_its_bytes(clients, app):
     size = len(documents)
     await clients.data(hot)
     assert len(documents) == size
+
+
+def many(template: str, times: int) -> str:
+    return "{ " + " ".join(template.format(n=n) for n in range(times)) + " }"
+
+
+def spread_fragments(times: int) -> str:
+    fragments = " ".join(
+        f'fragment F{n} on Query {{ x: counter(name: "f{n}") {{ value }} }}' for n in range(times)
+    )
+    return many("...F{n}", times) + " " + fragments
+
+
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        # Fields that must merge: the standard rule compares them in pairs,
+        # so our limits are checked first, alone.
+        (many('x: counter(name: "d{n}") {{ value }}', 1000), "selects 2000 fields"),
+        (many('x: counter(name: "d{n}") {{ value }}', 400), "'x' is selected 400 times"),
+        (many("x: __typename", 1000), "'x' is selected 1000 times"),
+        # The same through fragments, each merged where it is spread.
+        (spread_fragments(600), "selects 1200 fields"),
+        (spread_fragments(300), "'x' is selected 300 times"),
+        (many("a{n}: __typename ...F", 3000) + " fragment F on Query { __typename }", "selects"),
+        (
+            many("a{n}: __typename ...F", 400) + " fragment F on Query { __typename }",
+            "'__typename' is selected 400 times",
+        ),
+    ],
+)
+async def test_one_name_selected_many_times_is_refused_before_fields_are_compared(
+    clients, query, says
+):
+    error = await assert_refused(clients, query, says=says)
+    assert "the limit is" in error["message"]
+    await still_served(clients)
+
+
+@pytest.mark.gen_test
+async def test_a_field_spread_from_many_fragments_is_fine(clients):
+    # As generated clients do: `value` asked by 20 fragments of one selection.
+    fragments = " ".join(f"fragment V{n} on Counter {{ value }}" for n in range(20))
+    spreads = " ".join(f"...V{n}" for n in range(20))
+    data = await clients.data(f'{{ counter(name: "merged") {{ {spreads} }} }} {fragments}')
+    assert data == {"counter": {"value": 0}}
+
+
+@pytest.mark.gen_test
+async def test_typename_counts_towards_the_field_limit(clients):
+    await assert_refused(clients, many("t{n}: __typename", 1001), says="selects 1001 fields")

@@ -52,8 +52,9 @@ from app.api.limits import (
 from app.api.resolvers.base import Context, resolve_field
 from app.db import in_database_thread
 
-#: graphql-core's standard rules, and ours.
-RULES = (*specified_rules, QueryLimitsRule, QueryCostRule)
+#: Our limits run first, alone: they are linear in the document, while
+#: some standard rules (fields that must merge) compare selections in pairs.
+LIMIT_RULES = (QueryLimitsRule, QueryCostRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,9 @@ class Executor:
         except GraphQLError as error:
             return _failure([error], GRAPHQL_PARSE_FAILED)
         errors = validate(
-            self.schema, document, RULES, max_errors=20, allow_empty_selection_sets=False
+            self.schema, document, LIMIT_RULES, max_errors=20, allow_empty_selection_sets=False
+        ) or validate(
+            self.schema, document, specified_rules, max_errors=20, allow_empty_selection_sets=False
         )
         if errors:
             return _failure(errors, GRAPHQL_VALIDATION_FAILED)

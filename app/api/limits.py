@@ -9,8 +9,13 @@ checked before execution, and its error names the limit:
 - depth: nested selections, fragments expanded, at most `MAX_DEPTH`
   (introspection fields, `__schema` and the like, are not counted: they
   read the schema, not data, and standard tools send a 15-level query);
-- fields: every field selection counted, fragments expanded each time they
-  are spread, at most `MAX_FIELDS` per operation;
+- fields: every field selection counted (`__typename` too), fragments
+  expanded each time they are spread, at most `MAX_FIELDS` per operation;
+- repeats: one response name (a field or its alias) at most
+  `MAX_SAME_NAME` times in one selection set, fragments merged in. The
+  standard rule that checks such fields can be merged compares them in
+  pairs: 1,000 copies of `x: counter(…)` held the loop for 5 s before
+  any other limit was looked at;
 - strings: a string argument or variable of more than `MAX_STRING`
   characters is refused (the domain rules are far tighter; this only
   keeps a megabyte of text from being processed at all), and so is one
@@ -29,6 +34,7 @@ The request body itself is capped in the HTTP handler (MAX_BODY_BYTES).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +56,8 @@ from app.api.errors import BAD_USER_INPUT
 MAX_TOKENS = 20_000
 MAX_DEPTH = 12
 MAX_FIELDS = 1_000
+#: Selections of one response name in one selection set (see above).
+MAX_SAME_NAME = 50
 MAX_STRING = 100_000
 MAX_VARIABLE_DEPTH = 20
 #: About how many values one operation's result may hold (app.api.cost):
@@ -80,7 +88,8 @@ class _Measure:
         depth = fields = 0
         for selection in node.selections:
             if isinstance(selection, FieldNode):
-                if selection.name.value.startswith("__"):
+                name = selection.name.value
+                if name.startswith("__") and name != "__typename":
                     continue  # introspection: reads the schema, bounded by its size
                 child_depth, child_fields = self.selections(selection.selection_set, visiting)
                 depth = max(depth, 1 + child_depth)
@@ -104,6 +113,37 @@ class _Measure:
         return self.cache[name]
 
 
+class _ResponseNames:
+    """How often each response name is selected in one selection set, with
+    its inline fragments and spread fragments merged in (not the fields'
+    own selections: those are selection sets of their own)."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.cache: dict[str, Counter[str]] = {}
+
+    def of(self, node: SelectionSetNode, visiting: frozenset[str]) -> Counter[str]:
+        names: Counter[str] = Counter()
+        for selection in node.selections:
+            if isinstance(selection, FieldNode):
+                names[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                names.update(self.of(selection.selection_set, visiting))
+            elif isinstance(selection, FragmentSpreadNode):
+                names.update(self.fragment(selection.name.value, visiting))
+        return names
+
+    def fragment(self, name: str, visiting: frozenset[str]) -> Counter[str]:
+        if name in visiting:  # a cycle: NoFragmentCyclesRule reports it
+            return Counter()
+        if name not in self.cache:
+            definition = self.fragments.get(name)
+            if definition is None:  # unknown: KnownFragmentNamesRule reports it
+                return Counter()
+            self.cache[name] = self.of(definition.selection_set, visiting | {name})
+        return self.cache[name]
+
+
 class QueryLimitsRule(ASTValidationRule):
     """Refuses operations deeper or wider than the limits, and string
     literals longer than `MAX_STRING`."""
@@ -116,6 +156,25 @@ class QueryLimitsRule(ASTValidationRule):
             if isinstance(definition, FragmentDefinitionNode)
         }
         self.measure = _Measure(fragments)
+        self.names = _ResponseNames(fragments)
+        self.repeats_reported = False
+
+    def enter_selection_set(self, node: SelectionSetNode, *_args: Any) -> None:
+        if self.repeats_reported:
+            return
+        names = self.names.of(node, frozenset())
+        if not names:
+            return
+        name, times = names.most_common(1)[0]
+        if times > MAX_SAME_NAME:
+            self.repeats_reported = True
+            self.report_error(
+                GraphQLError(
+                    f"{name!r} is selected {times} times in one selection set (fragments "
+                    f"merged in); the limit is {MAX_SAME_NAME}. Give each its own alias.",
+                    node,
+                )
+            )
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
         depth, fields = self.measure.selections(node.selection_set, frozenset())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from types import TracebackType
@@ -65,6 +66,10 @@ class RedactedLogging(tornado.web.RequestHandler):
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if isinstance(value, asyncio.CancelledError):
+            # A handler cancelled as the process stops (asyncio cancels the
+            # tasks still pending at the end): nothing went wrong.
+            return
         if isinstance(value, tornado.web.HTTPError):
             super().log_exception(typ, value, tb)  # a summary only, redacted above
             return

@@ -21,7 +21,7 @@ is cached with it (app.api.document_cache).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -105,10 +105,11 @@ class _Cost:
     def __init__(
         self,
         schema: GraphQLSchema,
-        fragments: Mapping[str, FragmentDefinitionNode],
+        fragment: Callable[[str], FragmentDefinitionNode | None],
     ) -> None:
         self.schema = schema
-        self.fragments = fragments
+        #: The document's fragment by name (the validation context's, built once).
+        self.fragment_named = fragment
         self.sizes = list_sizes(schema)
         self.cache: dict[tuple[str, int | None], float] = {}
 
@@ -133,7 +134,7 @@ class _Cost:
         return total
 
     def fragment(self, name: str, page: int | None, visiting: frozenset[str]) -> float:
-        definition = self.fragments.get(name)
+        definition = self.fragment_named(name)
         if name in visiting or definition is None:  # reported by the standard rules
             return 0
         key = (name, page)
@@ -197,12 +198,7 @@ class QueryCostRule(ValidationRule):
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
-        fragments = {
-            definition.name.value: definition
-            for definition in context.document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
-        self.cost = _Cost(context.schema, fragments)
+        self.cost = _Cost(context.schema, context.get_fragment)
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
         root = self.context.schema.get_root_type(node.operation)

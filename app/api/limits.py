@@ -35,7 +35,7 @@ The request body itself is capped in the HTTP handler (MAX_BODY_BYTES).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -75,8 +75,9 @@ NUL_MESSAGE = "Text may not contain a NUL character (\\u0000); remove it from th
 class _Measure:
     """Depth and field count of selections, with fragments expanded."""
 
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
-        self.fragments = fragments
+    def __init__(self, fragment: Callable[[str], FragmentDefinitionNode | None]) -> None:
+        #: The document's fragment by name (the validation context's, built once).
+        self.fragment_named = fragment
         self.cache: dict[str, tuple[int, int]] = {}
 
     def selections(
@@ -106,7 +107,7 @@ class _Measure:
         if name in visiting:  # a cycle: NoFragmentCyclesRule reports it
             return 0, 0
         if name not in self.cache:
-            definition = self.fragments.get(name)
+            definition = self.fragment_named(name)
             if definition is None:  # unknown: KnownFragmentNamesRule reports it
                 return 0, 0
             self.cache[name] = self.selections(definition.selection_set, visiting | {name})
@@ -118,8 +119,9 @@ class _ResponseNames:
     its inline fragments and spread fragments merged in (not the fields'
     own selections: those are selection sets of their own)."""
 
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
-        self.fragments = fragments
+    def __init__(self, fragment: Callable[[str], FragmentDefinitionNode | None]) -> None:
+        #: The document's fragment by name (the validation context's, built once).
+        self.fragment_named = fragment
         self.cache: dict[str, Counter[str]] = {}
 
     def of(self, node: SelectionSetNode, visiting: frozenset[str]) -> Counter[str]:
@@ -137,7 +139,7 @@ class _ResponseNames:
         if name in visiting:  # a cycle: NoFragmentCyclesRule reports it
             return Counter()
         if name not in self.cache:
-            definition = self.fragments.get(name)
+            definition = self.fragment_named(name)
             if definition is None:  # unknown: KnownFragmentNamesRule reports it
                 return Counter()
             self.cache[name] = self.of(definition.selection_set, visiting | {name})
@@ -150,13 +152,8 @@ class QueryLimitsRule(ASTValidationRule):
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
-        fragments = {
-            definition.name.value: definition
-            for definition in context.document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
-        self.measure = _Measure(fragments)
-        self.names = _ResponseNames(fragments)
+        self.measure = _Measure(context.get_fragment)
+        self.names = _ResponseNames(context.get_fragment)
         self.repeats_reported = False
 
     def enter_selection_set(self, node: SelectionSetNode, *_args: Any) -> None:

@@ -11,17 +11,20 @@ from typing import Any
 NODE_DIR = Path(__file__).with_name("node")
 
 
-async def run_node(script: str, *args: str) -> Any:
-    """Runs tests/node/<script> with `args`; returns its JSON output."""
+def _node_command(script: str, args: tuple[str, ...]) -> list[str]:
+    """node, tests/node/<script> and `args`, once Node and its packages are there."""
     node = shutil.which("node")
     assert node, "Node.js is needed; the README's test command installs it"
     assert (NODE_DIR / "node_modules").is_dir(), (
         "run the README's test command: it installs tests/node's npm packages"
     )
+    return [node, str(NODE_DIR / script), *args]
+
+
+async def run_node(script: str, *args: str) -> Any:
+    """Runs tests/node/<script> with `args`; returns its JSON output."""
     process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / script),
-        *args,
+        *_node_command(script, args),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -56,15 +59,8 @@ class NodeProcess:
 
 async def start_node(script: str, *args: str) -> NodeProcess:
     """Starts tests/node/<script> with `args`, to talk to while it runs."""
-    node = shutil.which("node")
-    assert node, "Node.js is needed; the README's test command installs it"
-    assert (NODE_DIR / "node_modules").is_dir(), (
-        "run the README's test command: it installs tests/node's npm packages"
-    )
     process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / script),
-        *args,
+        *_node_command(script, args),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -151,6 +151,8 @@ def position_of(event: object) -> int | None:
 
 
 Publisher = Callable[[Topic, object], None]
+#: Where the events of one committed batch go together, in commit order.
+BatchPublisher = Callable[[Sequence["Event"]], None]
 
 
 def _drop(topic: Topic, event: object) -> None:
@@ -158,18 +160,24 @@ def _drop(topic: Topic, event: object) -> None:
 
 
 _publisher: Publisher = _drop
+_batch_publisher: BatchPublisher | None = None
 _hand_over: Callable[..., None] | None = None
 _publisher_thread: int | None = None
 
 
 def set_publisher(
-    publisher: Publisher | None, hand_over: Callable[..., None] | None = None
+    publisher: Publisher | None,
+    hand_over: Callable[..., None] | None = None,
+    batch_publisher: BatchPublisher | None = None,
 ) -> None:
     """Installs where events go, from the thread that will run it; None
     restores the silent default. `hand_over(fn, *args)` must schedule a
-    call on that thread (for changes made on other threads)."""
-    global _publisher, _hand_over, _publisher_thread
+    call on that thread (for changes made on other threads).
+    `batch_publisher`, if given, takes the events of one committed batch
+    at once (`publish_all`), so that it can write each socket once."""
+    global _publisher, _batch_publisher, _hand_over, _publisher_thread
     _publisher = publisher or _drop
+    _batch_publisher = batch_publisher if publisher is not None else None
     _hand_over = hand_over
     _publisher_thread = threading.get_ident()
 
@@ -180,6 +188,28 @@ def publish(event: Event) -> None:
         _hand_over(_deliver, _publisher, event)
     else:
         _deliver(_publisher, event)
+
+
+def publish_all(batch: Sequence[Event]) -> None:
+    """Hands the events of one committed batch on, in commit order, as one
+    delivery where the publisher takes batches; never raises."""
+    if not batch:
+        return
+    if _hand_over is not None and threading.get_ident() != _publisher_thread:
+        _hand_over(_deliver_all, batch)
+    else:
+        _deliver_all(batch)
+
+
+def _deliver_all(batch: Sequence[Event]) -> None:
+    if _batch_publisher is None:
+        for event in batch:
+            _deliver(_publisher, event)
+        return
+    try:
+        _batch_publisher(batch)
+    except Exception:
+        log.exception("broadcast of %d events failed; the changes themselves are saved", len(batch))
 
 
 def _deliver(publisher: Publisher, event: Event) -> None:

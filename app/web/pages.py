@@ -16,7 +16,7 @@ from datetime import UTC
 
 import tornado.web
 
-from app.db import in_database_thread
+from app.db import in_write_batch
 from app.events import (
     Topic,
     counter_presence_key,
@@ -111,7 +111,7 @@ class CounterPageHandler(PageHandler):
             raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
         try:
             amount = int(self.get_body_argument("amount", "1") or "1")
-            await in_database_thread(Counter.change, name, op, amount, self.current_user)
+            await in_write_batch(Counter.change, name, op, amount, self.current_user)
         except (DomainError, ValueError) as error:
             message = (
                 str(error)

@@ -23,8 +23,9 @@ from tests.clients import sign_up
 from tests.processes import ServerProcess, post_graphql
 
 
-def test_every_acknowledged_increment_survives_kill_9(tmp_path):
-    server = ServerProcess(tmp_path).start()
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+def test_every_acknowledged_increment_survives_kill_9(tmp_path, synchronous):
+    server = ServerProcess(tmp_path, {"SQLITE_SYNCHRONOUS": synchronous}).start()
     url = server.url
     acknowledged: list[int] = []
     stopped = threading.Event()

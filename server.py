@@ -68,7 +68,7 @@ async def serve() -> None:
         raise PortBusy(settings.port, settings.host)
     settings = ensure_secret_key(settings)
     if settings.command == ("migrate",):
-        applied = db.migrate(db.open_database(settings.database_url))
+        applied = db.migrate(db.open_database(settings.database_url, settings.sqlite_synchronous))
         log.info("migrations applied: %s", ", ".join(applied) or "none pending")
         return
     if settings.command:

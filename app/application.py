@@ -109,7 +109,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
 
     `close_app` stops and resets all of it.
     """
-    database = db.open_database(settings.database_url)
+    database = db.open_database(settings.database_url, settings.sqlite_synchronous)
     db.migrate(database)
     registry = CounterActivityRegistry()
     realtime = make_realtime(settings, registry)

@@ -31,6 +31,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
+    #: SQLite's durability: "normal" keeps every acknowledged change when
+    #: the process is killed; "full" also when the machine loses power.
+    sqlite_synchronous: str = "normal"
     #: Set: events travel through Redis pub/sub, so every process hears them.
     redis_url: str = ""
     secret_key: str = ""
@@ -119,6 +122,10 @@ def load_settings(
     parser.define("host", default=env.get("HOST", ""), help="interface to bind")
     parser.define("port", type=int, default=int(env.get("PORT", defaults.port)))
     parser.define("database_url", default=env.get("DATABASE_URL", ""))
+    parser.define(
+        "sqlite_synchronous",
+        default=env.get("SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous),
+    )
     parser.define("redis_url", default=env.get("REDIS_URL", ""))
     parser.define("secret_key", default=env.get("SECRET_KEY", ""))
     parser.define("debug", type=bool, default=_bool(env.get("DEBUG", "")))
@@ -156,10 +163,18 @@ def load_settings(
     host = parser.host or ("0.0.0.0" if "PORT" in env else defaults.host)
     data_dir = Path(parser.data_dir).resolve()
     database_url = parser.database_url or f"sqlite:///{data_dir / 'app.db'}"
+    synchronous = parser.sqlite_synchronous.strip().lower()
+    if synchronous not in ("normal", "full"):
+        raise SettingsError(
+            "SQLITE_SYNCHRONOUS must be normal (survives the process being "
+            "killed) or full (survives a power cut too); it is "
+            f"{parser.sqlite_synchronous!r}."
+        )
     return Settings(
         host=host,
         port=parser.port,
         database_url=database_url,
+        sqlite_synchronous=synchronous,
         redis_url=parser.redis_url,
         secret_key=parser.secret_key,
         debug=parser.debug,

@@ -182,8 +182,28 @@ def set_publisher(
     _publisher_thread = threading.get_ident()
 
 
+class _Gate(threading.local):
+    held: list[Event] | None = None
+
+
+_gate = _Gate()
+
+
+def hold(into: list[Event] | None) -> None:
+    """While `into` is a list, events published on this thread are appended
+    to it instead of delivered: the output gate of app.group_commit, which
+    publishes them (`publish_all`) once the changes they describe are
+    durable. None delivers again."""
+    _gate.held = into
+
+
 def publish(event: Event) -> None:
-    """Hands a committed change to the installed publisher; never raises."""
+    """Hands a committed change to the installed publisher (or to the open
+    batch's held events, see `hold`); never raises."""
+    held = _gate.held
+    if held is not None:
+        held.append(event)
+        return
     if _hand_over is not None and threading.get_ident() != _publisher_thread:
         _hand_over(_deliver, _publisher, event)
     else:

@@ -21,6 +21,12 @@ fanout_seconds = Histogram(
     "Time to hand one event to every local subscriber.",
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+commit_batch_units = Histogram(
+    "live_commit_batch_units",
+    "Units of work (changes, and reads that saw them) committed together in one "
+    "SQLite transaction by group commit.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 delivery_lag_seconds = Histogram(
     "live_delivery_lag_seconds",
     "From a change's commit to its fan-out here (through Redis when set).",

@@ -96,3 +96,10 @@ def test_http_timeouts_come_from_the_environment_or_flags():
 def test_an_http_timeout_that_is_not_a_positive_number_is_refused(name, value):
     with pytest.raises(SettingsError, match=f"{name} must be a positive number"):
         load_settings([], {name: value})
+
+
+def test_sqlite_durability_is_normal_unless_full_is_asked_for():
+    assert load_settings([], {}).sqlite_synchronous == "normal"
+    assert load_settings([], {"SQLITE_SYNCHRONOUS": "FULL"}).sqlite_synchronous == "full"
+    with pytest.raises(SettingsError, match=r"SQLITE_SYNCHRONOUS must be normal .* or full"):
+        load_settings([], {"SQLITE_SYNCHRONOUS": "off"})

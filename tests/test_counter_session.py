@@ -22,6 +22,7 @@ from app.events import CounterChanged, counter_presence_key, counter_topic, pres
 from app.models.counter import Counter
 from app.protocols.counter_session import CounterSession
 from app.services import Services
+from tests.waiting import until
 
 
 class Frames:
@@ -89,13 +90,15 @@ async def test_start_sends_the_snapshot_then_the_watchers_and_closing_cleans_up(
 
 
 @pytest.mark.gen_test
-async def test_a_change_comes_live_then_its_result(services):
+async def test_a_change_is_answered_once_durable_then_comes_live(services):
     frames = Frames()
     session = session_for(services, "change", frames)
     await session.start()
     frames.take()
     await session.receive('{"type": "increment", "amount": 5}')
-    event, result = frames.take()
+    assert frames.types() == ["incrementResult"]  # the fan-out follows the answers
+    await until(lambda: len(frames.frames) == 2, "the change's event")
+    result, event = frames.take()
     assert (event["type"], event["value"], event["offset"]) == ("increment", 5, 1)
     assert result["type"] == "incrementResult"
     assert result["result"]["value"] == 5
@@ -189,10 +192,10 @@ async def test_subscribe_filters_live_events_but_not_results(services):
     await session.receive('{"type": "subscribe", "filters": {"operationTypes": ["reset"]}}')
     assert frames.take() == [{"type": "subscribed", "filters": {"operationTypes": ["reset"]}}]
     await session.receive('{"type": "increment"}')
-    assert frames.types() == ["incrementResult"]
-    frames.take()
     await session.receive('{"type": "reset"}')
-    assert frames.types() == ["reset", "resetResult"]
+    await until(lambda: "reset" in frames.types(), "the reset's event")
+    # Events come in order: the increment's would be here, before the reset's.
+    assert frames.types() == ["incrementResult", "resetResult", "reset"]
     session.closed()
 
 

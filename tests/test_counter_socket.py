@@ -93,15 +93,16 @@ async def test_operations_over_the_socket_reply_and_broadcast_to_all(clients):
     ]
     for message, kind, previous, value in script:
         await sender.send(message)
-        # The sender is a watcher too: it hears the broadcast, then its result.
+        # The sender is a watcher too: it gets its result (the change is
+        # durable), then hears the broadcast like everyone.
+        result = await sender.receive()
+        assert result["type"] == f"{kind}Result"
         broadcast = await sender.receive()
         assert (broadcast["type"], broadcast["previousValue"], broadcast["value"]) == (
             kind,
             previous,
             value,
         )
-        result = await sender.receive()
-        assert result["type"] == f"{kind}Result"
         assert result["result"] == broadcast
         heard = await watcher.receive()
         assert heard == broadcast

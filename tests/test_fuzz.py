@@ -155,7 +155,7 @@ COUNTER_FRAMES = {
 
 def still_works(socket: ClientConnection, graphql_ws: bool) -> None:
     """Pings and expects the pong, past any frames still on their way (a
-    fuzzed `increment` is answered with its broadcast, then its result)."""
+    fuzzed `increment` is answered with its result, then its broadcast)."""
     socket.send(json.dumps({"type": "ping"}))
     while True:
         reply = json.loads(socket.recv(timeout=5))
@@ -166,7 +166,7 @@ def still_works(socket: ClientConnection, graphql_ws: bool) -> None:
 
 @FUZZ
 @given(frame=frames)
-@example(frame='{"type": "increment"}')  # answered twice: broadcast, then result
+@example(frame='{"type": "increment"}')  # answered twice: result, then broadcast
 @example(frame='{"type": "setValue", "value": 3}')
 @example(frame='{"type": "resume", "offset": 0, "epoch": "elsewhere"}')  # reset
 def test_random_frames_at_the_counter_socket_get_answers_not_crashes(server, frame):

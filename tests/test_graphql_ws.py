@@ -275,6 +275,7 @@ async def test_the_counter_subscription_and_the_plain_socket_hear_the_same_chang
             break
         await asyncio.sleep(0.01)
     await plain.send({"type": "increment", "amount": 4})
+    assert (await plain.receive())["type"] == "incrementResult"
     event = await plain.receive()
     payload = (await socket.next_payload("c"))["data"]["counter"]
     assert payload == {

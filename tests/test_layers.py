@@ -34,7 +34,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     # Tables, changes and the database they live in.
-    ("models", ("app.models", "app.db", "app.db_faults", "app.migrations")),
+    (
+        "models",
+        (
+            "app.models",
+            "app.db",
+            "app.db_faults",
+            "app.group_commit",
+            "app.checkpoints",
+            "app.migrations",
+        ),
+    ),
     # Registry, broadcast, history and presence: read models, know no GraphQL.
     ("realtime", ("app.realtime",)),
     # GraphQL: schema, resolvers, execution.

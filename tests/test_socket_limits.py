@@ -43,10 +43,10 @@ async def test_the_counter_socket_records_the_query_token_user_as_actor(clients)
     token = await sign_up(clients, "plain_actor")
     socket = await clients.counter_socket("acted-on", token=token)
     await socket.send({"type": "increment"})
+    assert (await socket.receive())["type"] == "incrementResult"
     event = await socket.receive()
     assert event["actor"]["username"] == "plain_actor"
     assert event["actor"]["id"]
-    assert (await socket.receive())["type"] == "incrementResult"
 
 
 @pytest.mark.parametrize("query", ["?token=wrong", ""])

@@ -50,7 +50,8 @@ from app.api.limits import (
     variables_problem,
 )
 from app.api.resolvers.base import Context, resolve_field
-from app.db import in_database_thread
+from app.db import in_database_thread, in_write_batch, settled
+from app.models.errors import Unavailable
 
 #: Our limits run first, alone: they are linear in the document, while
 #: some standard rules (fields that must merge) compare selections in pairs.
@@ -166,9 +167,20 @@ class Executor:
                 middleware=MIDDLEWARE,
             )
 
-        result = await in_database_thread(execute_in_budget)
-        if inspect.isawaitable(result):
-            result = await result
+        try:
+            if prepared.kind is OperationType.MUTATION:
+                result = await in_write_batch(execute_in_budget)
+            else:
+                result = await in_database_thread(execute_in_budget)
+            if inspect.isawaitable(result):
+                result = await result
+                # What its async resolvers changed (a sign-up) is durable first.
+                await settled()
+        except Unavailable as refusal:
+            # The batch could not be begun or committed: nothing was saved.
+            error = GraphQLError(str(refusal), original_error=refusal)
+            metrics.graphql_operations.labels(prepared.kind.value, "error").inc()
+            return {"errors": [format_error(error, INTERNAL_SERVER_ERROR)], "data": None}
         if budget.exceeded:
             result = _one_budget_error(result)
         shaped = shape_result(result)

@@ -203,7 +203,11 @@ class Counter(BaseModel):
 
 class CounterOperation(BaseModel):
     id: peewee.AutoField[int]
-    counter = peewee.ForeignKeyField(Counter, backref="operations", on_delete="CASCADE")
+    # No index of its own: (counter_id, id) and (counter_id, operation_number)
+    # begin with it (migration 0006).
+    counter = peewee.ForeignKeyField(
+        Counter, backref="operations", on_delete="CASCADE", index=False
+    )
     #: The counter's operation count after this one: its offset in the stream.
     operation_number = peewee.IntegerField(null=True)
     type = peewee.CharField(max_length=16)

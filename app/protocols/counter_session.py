@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app import metrics
 from app.clock import utcnow
-from app.db import in_database_thread
+from app.db import in_database_thread, in_write_batch
 from app.events import (
     CounterChanged,
     CounterPresenceChanged,
@@ -218,7 +218,7 @@ class CounterSession:
         elif isinstance(command, protocol.Resume):
             await self.resume(command)
         else:
-            event = await in_database_thread(self.change, command)
+            event = await in_write_batch(self.change, command)
             if not event.epoch:
                 # Its history is written after the commit (Redis), which
                 # stamps the broadcast; the answer has this socket's epoch.

@@ -134,7 +134,7 @@ def _purger(ttl: float) -> Callable[[], Awaitable[None]]:
     async def purge() -> None:
         cutoff = utcnow() - timedelta(seconds=ttl)
         try:
-            await db.in_database_thread(stream.purge, cutoff)
+            await db.in_write_batch(stream.purge, cutoff)
         except Exception:
             log.exception("purging old stream history failed; will try again")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from app.db import settled
 from app.models.auth_token import AuthToken
 from app.models.errors import DomainError
 from app.models.user import User
@@ -62,6 +63,7 @@ class AccountFormHandler(PageHandler):
             self.show(str(error), username, status=400)
             return
         credential, token = AuthToken.issue(user)
+        await settled()  # the credential is durable before the cookie is given
         CookieSession(self).signed_in(credential, token)
         self.redirect(safe_next(self.get_body_argument("next", None)), status=303)
 
@@ -84,8 +86,9 @@ class LogInPageHandler(AccountFormHandler):
 
 
 class LogOutHandler(PageHandler):
-    def post(self) -> None:
+    async def post(self) -> None:
         if self.credential is not None:
             self.credential.revoke()
+            await settled()
         CookieSession(self).signed_out()
         self.redirect("/", status=303)

@@ -16,7 +16,7 @@ from datetime import UTC
 
 import tornado.web
 
-from app.db import in_database_thread
+from app.db import in_write_batch, settled
 from app.events import (
     Topic,
     counter_presence_key,
@@ -62,7 +62,7 @@ class HomeHandler(PageHandler):
 
 
 class CountersPageHandler(PageHandler):
-    def get(self) -> None:
+    async def get(self) -> None:
         name = self.get_query_argument("name", None)
         if name is not None:  # the "open or create" form
             try:
@@ -70,7 +70,9 @@ class CountersPageHandler(PageHandler):
             except DomainError as error:
                 self.render_page("error.html", status=400, reason=str(error), status_code=400)
             return
-        self.render_page("counters.html", counters=Counter.page_by_recent_change(50))
+        counters = Counter.page_by_recent_change(50)
+        await settled()  # what it shows is durable (app.group_commit)
+        self.render_page("counters.html", counters=counters)
 
 
 class CounterPageHandler(PageHandler):
@@ -87,6 +89,7 @@ class CounterPageHandler(PageHandler):
         position = None if epoch is None else Position(counter.operation_count, epoch)
         watchers = await self.services.presence.count(counter_presence_key(name))
         history = counter.recent_history(CHART_POINTS)
+        await settled()  # what it shows is durable, and its position taken
         self.render_page(
             "counter.html",
             counter=counter,
@@ -111,7 +114,7 @@ class CounterPageHandler(PageHandler):
             raise tornado.web.HTTPError(400, reason=f"Unknown operation {op!r}")
         try:
             amount = int(self.get_body_argument("amount", "1") or "1")
-            await in_database_thread(Counter.change, name, op, amount, self.current_user)
+            await in_write_batch(Counter.change, name, op, amount, self.current_user)
         except (DomainError, ValueError) as error:
             message = (
                 str(error)
@@ -136,6 +139,6 @@ class LibraryPageHandler(PageHandler):
     async def get(self) -> None:
         tabs = await self.services.presence.count(user_presence_key(self.current_user.id))
         position = await _position(self, library_topic(self.current_user.id))
-        self.render_page(
-            "library.html", overview=overview(self.current_user), tabs=tabs, position=position
-        )
+        library = overview(self.current_user)
+        await settled()  # what it shows is durable, and its position taken
+        self.render_page("library.html", overview=library, tabs=tabs, position=position)

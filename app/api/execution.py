@@ -98,6 +98,10 @@ class Executor:
         cache_bytes: int = DOCUMENT_CACHE_BYTES,
         budget: float = EXECUTION_BUDGET,
     ) -> None:
+        if schema.get_directive("defer") or schema.get_directive("stream"):
+            # As graphql-core's `execute` refuses: plans run its plain
+            # executor, which would ignore them.
+            raise ValueError("the schema has @defer or @stream; plans cannot run them")
         self.schema = schema
         self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
         #: Seconds one operation may hold the loop executing (app.api.budget).

@@ -87,6 +87,16 @@ async def test_one_cached_document_answers_each_operation_and_variables_apart(cl
 
 
 @pytest.mark.gen_test
+async def test_variables_given_omitted_defaulted_or_null_each_count_as_graphql_says(clients):
+    query = "mutation($n: String!, $k: Int = 5) { incrementCounter(name: $n, amount: $k) { value } }"
+    values = []
+    for variables in ({"n": "v", "k": 2}, {"n": "v"}, {"n": "v", "k": None}, {"n": "v", "k": 3}):
+        values.append((await clients.data(query, variables))["incrementCounter"]["value"])
+    # 2, then the default 5, then null (the field's own default, 1), then 3.
+    assert values == [2, 7, 8, 11]
+
+
+@pytest.mark.gen_test
 async def test_one_cached_document_answers_each_viewer_as_themselves(clients):
     ada, bob = await sign_up(clients, "ada"), await sign_up(clients, "bob")
     answers = []

@@ -6,15 +6,18 @@ fragments (and their variable signatures), wraps the result in an
 incremental executor, and collects every object's sub-fields again. For a
 document already parsed and validated (app.api.document_cache) only the
 variables and the viewer change, so a `Plan` keeps, per document and
-operation, the chosen operation, its fragments, and, when
-no field's collection can depend on variables, the collected sub-fields,
-shared by every execution of the plan. Each request then coerces its
+operation, the chosen operation, its variables' types, its fragments,
+and, when no field's collection can depend on variables, the collected
+root and sub-fields, shared by every execution of the plan. Each request then coerces its
 variables and builds one plain graphql-core `Executor` from those parts.
 
 Results are graphql-core's own: variables are coerced by its
-`get_variable_values` (same messages, same limit of 50 errors), and the
-operation runs through its `Executor.execute_operation`, with its error
-handling, paths and locations. The plain executor is what `execute` uses
+`coerce_input_value` against their types, worked out once, and a request
+whose variables are not plainly right (missing, defaulted, refused) is
+coerced by its `get_variable_values` instead, for the same messages and
+the same limit of 50 errors; the operation runs through its
+`Executor.execute_operation`, with its error handling, paths and
+locations. The plain executor is what `execute` uses
 when the schema has no `@defer`/`@stream` (ours has neither; `execute`
 refuses such a schema), without the incremental machinery.
 
@@ -51,7 +54,13 @@ from graphql.execution.get_variable_signature import (
     GraphQLVariableSignature,
     get_variable_signature,
 )
-from graphql.pyutils import AwaitableOrValue
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    input_is_nested_too_deeply,
+)
+from graphql.pyutils import AwaitableOrValue, Undefined
+from graphql.utilities.coerce_input_value import coerce_input_value
 
 from app.api.resolvers.base import resolve_field
 
@@ -87,6 +96,7 @@ class Plan:
         "fragments",
         "operation",
         "root_fields",
+        "signatures",
         "sub_fields",
     )
 
@@ -98,6 +108,11 @@ class Plan:
         static: bool,
     ) -> None:
         self.operation = operation
+        #: The operation's variables, typed once; None when one is not of
+        #: an input type (validation refuses that; graphql-core says so).
+        self.signatures: tuple[GraphQLVariableSignature, ...] | None = _variable_signatures(
+            schema, operation
+        )
         self.fragment_definitions: dict[str, FragmentDefinitionNode] = {}
         self.fragments: dict[str, FragmentDetails] = {}
         #: As `Executor.build` finds them: a fragment variable of a type
@@ -118,6 +133,31 @@ class Plan:
         #: The operation's collected root fields, once collected (static
         #: plans only): the field groups the memo above is keyed by.
         self.root_fields: GroupedFieldSet | None = None
+
+    def _coerce(self, inputs: dict[str, Any]) -> VariableValues | None:
+        """The variables coerced with the signatures typed once, for the
+        plain case: every variable given a value that coerces. Anything
+        else (a default to apply, a value to refuse) is None, and left to
+        graphql-core's `get_variable_values`, which this follows step by
+        step for the plain case."""
+        signatures = self.signatures
+        if signatures is None:
+            return None
+        sources: dict[str, VariableValueSource] = {}
+        coerced: dict[str, Any] = {}
+        try:
+            for signature in signatures:
+                value = inputs.get(signature.name, Undefined)
+                if value is Undefined or input_is_nested_too_deeply(value, signature.type):
+                    return None
+                coerced_value = coerce_input_value(value, signature.type)
+                if coerced_value is Undefined:
+                    return None
+                sources[signature.name] = VariableValueSource(signature, value)
+                coerced[signature.name] = coerced_value
+        except RecursionError:
+            return None
+        return VariableValues(sources, coerced)
 
     def _signatures(
         self, schema: GraphQLSchema, fragment: FragmentDefinitionNode
@@ -149,12 +189,15 @@ class Plan:
         coercion errors (as `Executor.build` would return them)."""
         if self.fragment_errors:
             return self.fragment_errors
-        variable_values = get_variable_values(
-            schema,
-            self.operation.variable_definitions or (),
-            dict(variables or {}),
-            max_errors=MAX_COERCION_ERRORS,
-        )
+        inputs = dict(variables or {})
+        variable_values: VariableValues | list[GraphQLError] | None = self._coerce(inputs)
+        if variable_values is None:  # not the plain case: graphql-core's way, errors and all
+            variable_values = get_variable_values(
+                schema,
+                self.operation.variable_definitions or (),
+                inputs,
+                max_errors=MAX_COERCION_ERRORS,
+            )
         if isinstance(variable_values, list):
             return variable_values
         executor = _PlannedExecutor(
@@ -190,6 +233,18 @@ class Plan:
         if isinstance(executor, list):
             return ExecutionResult(None, errors=executor)
         return executor.execute_operation()  # type: ignore[return-value]
+
+
+def _variable_signatures(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> tuple[GraphQLVariableSignature, ...] | None:
+    signatures = []
+    for definition in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, definition)
+        if isinstance(signature, GraphQLError):
+            return None
+        signatures.append(signature)
+    return tuple(signatures)
 
 
 class _PlannedExecutor(GraphQLExecutor):

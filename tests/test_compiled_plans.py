@@ -88,7 +88,9 @@ async def test_one_cached_document_answers_each_operation_and_variables_apart(cl
 
 @pytest.mark.gen_test
 async def test_variables_given_omitted_defaulted_or_null_each_count_as_graphql_says(clients):
-    query = "mutation($n: String!, $k: Int = 5) { incrementCounter(name: $n, amount: $k) { value } }"
+    query = (
+        "mutation($n: String!, $k: Int = 5) { incrementCounter(name: $n, amount: $k) { value } }"
+    )
     values = []
     for variables in ({"n": "v", "k": 2}, {"n": "v"}, {"n": "v", "k": None}, {"n": "v", "k": 3}):
         values.append((await clients.data(query, variables))["incrementCounter"]["value"])

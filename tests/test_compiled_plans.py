@@ -158,3 +158,22 @@ async def test_an_unknown_operation_name_is_refused_and_not_kept(clients, app):
             assert reply.body["errors"][0]["message"] == f"Unknown operation named {name!r}."
     (compiled,) = [entry for entry, _size in documents._entries.values()]
     assert set(compiled.plans) == {"Read"}
+
+
+@pytest.mark.gen_test
+async def test_a_large_document_collects_afresh_and_still_answers_right(clients, app):
+    """Past MAX_SHARED_TOKENS a plan keeps no collected fields."""
+    from app.api.document_cache import tokens_in
+    from app.api.plan import MAX_SHARED_TOKENS
+
+    fields = " ".join(f"a{i}: counter(name: $n) {{ value }}" for i in range(260))
+    query = f"query($n: String!) {{ {fields} }}"
+    await clients.data('mutation { incrementCounter(name: "big", amount: 4) { value } }')
+    for name, value in (("big", 4), ("small", 0), ("big", 4)):
+        data = await clients.data(query, {"n": name})
+        assert data == {f"a{i}": {"value": value} for i in range(260)}
+    entries = app.settings["services"].executor.documents._entries
+    compiled = entries[query][0]
+    assert tokens_in(compiled.document) > MAX_SHARED_TOKENS
+    assert not compiled.static
+    assert compiled.plans[None].sub_fields is None

@@ -66,25 +66,37 @@ from app.api.resolvers.base import resolve_field
 
 #: As graphql-core's `execute` (its default `max_coercion_errors`).
 MAX_COERCION_ERRORS = 50
-#: Entries in one plan's shared memo of sub-fields past which it starts
-#: afresh. A document's field groups are finite, and its cost and size are
-#: limited (app.api.limits), so this only guards against a graphql-core
-#: that stopped reusing them.
-MAX_MEMO = 10_000
+#: Documents of more tokens than this do not keep their collected fields
+#: between executions (each collects afresh, as graphql-core does): what a
+#: plan keeps then stays small beside the tokens the cache counts, and hot
+#: documents are small.
+MAX_SHARED_TOKENS = 2_000
+#: Entries in one plan's shared memo past which it starts afresh. A small
+#: document's field groups are few, so this only guards against a
+#: graphql-core that stopped reusing them.
+MAX_MEMO = 1_000
 
 
-def has_directives(document: DocumentNode) -> bool:
-    """Whether any `@` appears in the document (conservatively True when
-    its tokens were not kept). Without directives, which fields a
-    selection collects cannot depend on variables (`@skip`, `@include`)."""
+def collects_alike(document: DocumentNode) -> bool:
+    """Whether collecting this document's fields cannot depend on
+    variables and is worth keeping: no `@` in it (`@skip`, `@include`), no
+    fragment arguments (an experimental syntax our parser refuses), and
+    at most MAX_SHARED_TOKENS tokens (False when its tokens were not kept)."""
     if document.loc is None:
-        return True
+        return False
+    if any(
+        isinstance(definition, FragmentDefinitionNode) and definition.variable_definitions
+        for definition in document.definitions
+    ):
+        return False
     token: Token | None = document.loc.start_token
+    count = 0
     while token is not None:
-        if token.kind is TokenKind.AT:
-            return True
+        count += 1
+        if token.kind is TokenKind.AT or count > MAX_SHARED_TOKENS:
+            return False
         token = token.next
-    return False
+    return True
 
 
 class Plan:
@@ -214,7 +226,7 @@ class Plan:
             middleware_manager=middleware,
         )
         if self.sub_fields is not None:
-            if len(self.sub_fields) > MAX_MEMO:  # (never expected: a guard)
+            if len(self.sub_fields) > MAX_MEMO:  # (not expected: a guard)
                 self.sub_fields.clear()
             executor.plan = self
             executor._relevant_sub_fields = self.sub_fields
@@ -279,12 +291,8 @@ class CompiledDocument:
 
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
-        #: Whether collecting fields can never depend on variables. (Fragment
-        #: arguments would make it depend on them too; our parser refuses them.)
-        self.static = not has_directives(document) and not any(
-            isinstance(definition, FragmentDefinitionNode) and definition.variable_definitions
-            for definition in document.definitions
-        )
+        #: Whether its plans keep their collected fields (`collects_alike`).
+        self.static = collects_alike(document)
         #: By operation name as requested (None: the only operation).
         self.plans: dict[str | None, Plan] = {}
 

@@ -15,7 +15,8 @@ from graphql import execute, parse
 
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, format_error
 from app.api.resolvers.base import Context, resolve_field
-from tests.clients import bearer, sign_up
+from tests.clients import bearer, open_graphql_socket, sign_up
+from tests.waiting import until
 
 #: Two operations and a fragment in one document, so every request below
 #: reuses the one cached parse.
@@ -177,3 +178,33 @@ async def test_a_large_document_collects_afresh_and_still_answers_right(clients,
     assert tokens_in(compiled.document) > MAX_SHARED_TOKENS
     assert not compiled.static
     assert compiled.plans[None].sub_fields is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "subscription($n: String!) { counter(name: $n) { type value actor { username } } }",
+        # A directive: each event collects its fields afresh.
+        "subscription($n: String!, $f: Boolean!) "
+        "{ counter(name: $n) { value actor @include(if: $f) { username } } }",
+    ],
+)
+@pytest.mark.gen_test
+async def test_a_subscription_keeps_no_more_per_event_than_at_its_first(clients, app, query):
+    """Each event's execution once left its collected fields in the
+    group's executor for the subscription's life: memory grew per event."""
+    socket = await open_graphql_socket(clients)
+    await socket.init()
+    await socket.subscribe("s", query, {"n": "grow", "f": True})
+    await until(lambda: app.settings["services"].live.groups, "the subscription's group")
+    (group,) = app.settings["services"].live.groups.values()
+
+    async def one_event(value: int) -> int:
+        await clients.data('mutation { incrementCounter(name: "grow") { value } }')
+        payload = await socket.next_payload("s")
+        assert payload["data"]["counter"]["value"] == value
+        return len(group.built._relevant_sub_fields)
+
+    after_first = await one_event(1)
+    kept = [await one_event(value) for value in range(2, 12)]
+    assert kept == [after_first] * 10

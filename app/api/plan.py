@@ -266,6 +266,17 @@ class _PlannedExecutor(GraphQLExecutor):
 
     plan: Plan | None = None
 
+    def build_per_event_executor(self, payload: Any) -> GraphQLExecutor:
+        """graphql-core's copy for one subscription event shares the memo
+        of collected sub-fields with this executor. Each event collects
+        its root fields afresh, so unless the plan keeps them (static
+        plans) that memo would gain entries with every event for the
+        subscription's life: such copies get a memo of their own."""
+        executor = super().build_per_event_executor(payload)
+        if self.plan is None:
+            executor._relevant_sub_fields = {}
+        return executor
+
     def execute_collected_root_fields(
         self,
         root_type: GraphQLObjectType,

@@ -5,6 +5,8 @@ and by bytes: the query text, which is the key and which the document's
 source keeps too, can be a megabyte of padding, and a parsed document
 keeps every token of its text (for error locations), so 300 entries
 could otherwise hold gigabytes. The least recently used entries go first.
+An entry's compiled plans (app.api.plan) live and go with it; they are
+small beside its tokens (one per operation the document defines).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from graphql import DocumentNode
+
+from app.api.plan import CompiledDocument
 
 V = TypeVar("V")
 
@@ -38,6 +42,8 @@ def tokens_in(document: DocumentNode) -> int:
 def size_of(query: str, value: object) -> int:
     """About how many bytes an entry keeps alive."""
     text = sys.getsizeof(query)
+    if isinstance(value, CompiledDocument):
+        value = value.document
     if isinstance(value, DocumentNode):
         return text + BYTES_PER_TOKEN * tokens_in(value)
     return text + BYTES_PER_FAILURE

@@ -2,8 +2,9 @@
 
 `Executor.prepare` turns query text into a parsed, validated and costed
 document (cached by text, so a hot query is parsed and validated once;
-app.api.document_cache) and picks the operation; `Executor.run` coerces
-variables and executes within a time budget (app.api.budget). Errors that
+app.api.document_cache) and picks the operation's compiled plan, kept with
+the document (app.api.plan); `Executor.run` coerces variables and executes
+the plan within a time budget (app.api.budget). Errors that
 stop a request before execution (syntax, validation, unknown operation,
 variables) come back as a `RequestFailure`, which the transports answer
 without a `data` entry, as the GraphQL over HTTP spec asks.
@@ -23,8 +24,6 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    execute,
-    get_operation_ast,
     parse,
     specified_rules,
     validate,
@@ -49,7 +48,8 @@ from app.api.limits import (
     QueryLimitsRule,
     variables_problem,
 )
-from app.api.resolvers.base import Context, resolve_field
+from app.api.plan import CompiledDocument, Plan
+from app.api.resolvers.base import Context
 from app.db import in_database_thread, in_write_batch, settled
 from app.models.errors import Unavailable
 
@@ -70,6 +70,7 @@ class GraphQLRequest:
 class Prepared:
     document: DocumentNode
     operation: OperationDefinitionNode
+    plan: Plan
 
     @property
     def kind(self) -> OperationType:
@@ -98,12 +99,16 @@ class Executor:
         cache_bytes: int = DOCUMENT_CACHE_BYTES,
         budget: float = EXECUTION_BUDGET,
     ) -> None:
+        if schema.get_directive("defer") or schema.get_directive("stream"):
+            # As graphql-core's `execute` refuses: plans run its plain
+            # executor, which would ignore them.
+            raise ValueError("the schema has @defer or @stream; plans cannot run them")
         self.schema = schema
         self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
         #: Seconds one operation may hold the loop executing (app.api.budget).
         self.budget = budget
 
-    def _compile(self, query: str) -> DocumentNode | RequestFailure:
+    def _compile(self, query: str) -> CompiledDocument | RequestFailure:
         try:
             document = parse(query, allow_empty_selection_sets=False, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
@@ -115,7 +120,7 @@ class Executor:
         )
         if errors:
             return _failure(errors, GRAPHQL_VALIDATION_FAILED)
-        return document
+        return CompiledDocument(document)
 
     def prepare(
         self,
@@ -130,15 +135,15 @@ class Executor:
         compiled = self.documents.get(query)
         if isinstance(compiled, RequestFailure):
             return compiled
-        operation = get_operation_ast(compiled, operation_name)
-        if operation is None:
+        plan = compiled.plan(self.schema, operation_name)
+        if plan is None:
             message = (
                 f"Unknown operation named {operation_name!r}."
                 if operation_name
                 else "Must provide operation name if query contains multiple operations."
             )
             return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
-        return Prepared(compiled, operation)
+        return Prepared(compiled.document, plan.operation, plan)
 
     async def run(
         self,
@@ -156,16 +161,7 @@ class Executor:
 
         def execute_in_budget() -> Any:
             budget.start()
-            return execute(
-                self.schema,
-                prepared.document,
-                root_value=root_value,
-                context_value=context,
-                variable_values=dict(variables or {}),
-                operation_name=prepared.operation.name.value if prepared.operation.name else None,
-                field_resolver=resolve_field,
-                middleware=MIDDLEWARE,
-            )
+            return prepared.plan.execute(self.schema, variables, context, root_value, MIDDLEWARE)
 
         try:
             if prepared.kind is OperationType.MUTATION:

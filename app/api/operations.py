@@ -22,14 +22,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import ExecutionResult, OperationType, create_source_event_stream
-from graphql import Executor as GraphQLExecutor
 
 from app import metrics
 from app.api.errors import BAD_USER_INPUT, format_error
 from app.api.execution import Executor, RequestFailure, shape_result
 from app.api.live import NOW, LiveQueries, Member, TopicSource, catch_up
 from app.api.payloads import OperationError, SubscribePayload
-from app.api.resolvers.base import Context, resolve_field
+from app.api.resolvers.base import Context
 from app.events import has_history
 from app.realtime.history import History, Position, PositionError
 
@@ -56,14 +55,8 @@ async def run_operation(
         yield outcome
         return
 
-    built = GraphQLExecutor.build(
-        executor.schema,
-        prepared.document,
-        context_value=context,
-        raw_variable_values=variables,
-        operation_name=payload.get("operationName"),
-        field_resolver=resolve_field,
-    )
+    # graphql-core's executor, from the document's compiled plan (app.api.plan).
+    built = prepared.plan.executor(executor.schema, variables, context, None, None)
     if isinstance(built, list):  # the variables do not fit the operation
         raise OperationError([format_error(error, BAD_USER_INPUT) for error in built])
     source = create_source_event_stream(built)

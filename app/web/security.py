@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import tornado.web
@@ -24,7 +25,9 @@ BASE_HEADERS = {
 }
 
 
+@lru_cache(maxsize=64)
 def content_security_policy(host: str) -> str:
+    """Built once per Host header value (every response carries it)."""
     return "; ".join(
         (
             "default-src 'self'",

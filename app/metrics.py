@@ -18,7 +18,8 @@ messages_delivered = Counter(
 )
 fanout_seconds = Histogram(
     "live_fanout_seconds",
-    "Time to hand one event to every local subscriber.",
+    "Time one slice of fan-out held the event loop (a publish to many "
+    "subscribers is delivered in several slices).",
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 delivery_lag_seconds = Histogram(

@@ -24,12 +24,23 @@ stream's `socket`, `_write_buffer` and `_total_write_index`, and an
 uncompressed connection's framing), so
 Tornado is pinned to its minor version in requirements.txt, and
 tests/test_writer.py fails loudly if they move.
+
+Corking. A batch of events (or a slice of one large fan-out,
+app.realtime.registry) may send a socket several frames in a row; one
+`send()` per frame would be one syscall and one TCP segment each. Inside
+`corked()` frames are held per socket and each socket is written once when
+the block ends, its frames joined in order. The bound still holds: bytes
+that already wait in the stream plus the ones held count against it, and a
+socket holding `MAX_PENDING_BYTES` is written at once, so no more than that
+is ever held for one socket.
 """
 
 from __future__ import annotations
 
 import struct
 from asyncio import Future
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tornado.iostream import IOStream, StreamClosedError
@@ -61,6 +72,29 @@ def pending_bytes(handler: WebSocketHandler) -> int:
     return len(connection.stream._write_buffer)
 
 
+#: While corked: per socket, the frames held for it (one frame as it is,
+#: more joined), in the order they were sent.
+_held: dict[WebSocketHandler, bytes | bytearray] | None = None
+
+
+@contextmanager
+def corked() -> Iterator[None]:
+    """Holds every socket's frames until the block ends, then writes each
+    socket once. Nested blocks join the outermost one."""
+    global _held
+    if _held is not None:
+        yield
+        return
+    held: dict[WebSocketHandler, bytes | bytearray] = {}
+    _held = held
+    try:
+        yield
+    finally:
+        _held = None
+        for handler, data in held.items():
+            _write(handler, data)
+
+
 def send_text(
     handler: WebSocketHandler,
     message: bytes,
@@ -81,33 +115,74 @@ def send_text(
         frame = text_frame(message)
         if shared is not None:
             shared[message] = frame
-    stream = connection.stream
-    queued = len(stream._write_buffer)
-    if queued and queued + len(frame) > limit:
-        metrics.slow_consumer_disconnects.inc()
-        handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
+    held = _held
+    if held is None:
+        if _too_slow(handler, len(connection.stream._write_buffer), len(frame), limit):
+            return False
+        return _write(handler, frame)
+    before = held.get(handler)
+    if before is None:
+        if _too_slow(handler, len(connection.stream._write_buffer), len(frame), limit):
+            return False
+        held[handler] = frame
+        return True
+    if len(before) + len(frame) > limit:  # hold no more than the bound: write now
+        del held[handler]
+        if not _write(handler, before):
+            return False
+        return send_text(handler, message, shared, limit)
+    queued = len(connection.stream._write_buffer)
+    if _too_slow(handler, queued + len(before), len(frame), limit, queued):
+        del held[handler]
         return False
-    if queued:
+    if type(before) is bytes:
+        held[handler] = before = bytearray(before)
+    before += frame
+    return True
+
+
+def _too_slow(
+    handler: WebSocketHandler, waiting: int, size: int, limit: int, queued: int | None = None
+) -> bool:
+    """Closes the socket with 1013 if `size` more bytes would put it over
+    the bound; only when some of what waits sits in the stream (`queued`,
+    by default all of `waiting`): held bytes were never offered to it."""
+    if not (waiting if queued is None else queued) or waiting + size <= limit:
+        return False
+    metrics.slow_consumer_disconnects.inc()
+    handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
+    return True
+
+
+def _write(handler: WebSocketHandler, data: bytes | bytearray) -> bool:
+    """Hands `data` (whole frames) to the socket: behind what its stream
+    already holds, else straight to `send()`; the stream buffers what the
+    kernel did not take. False if the socket is closed or closing."""
+    connection: Any = handler.ws_connection
+    if connection is None or connection.is_closing():
+        return False
+    stream = connection.stream
+    if len(stream._write_buffer):
         # The stream already waits to write and will flush its whole buffer:
         # append to it directly. (stream.write would add a Future with a
         # callback per frame, ~20 MB for 20 stalled sockets at the cap.)
-        stream._write_buffer.append(frame)
-        stream._total_write_index += len(frame)
+        stream._write_buffer.append(data)
+        stream._total_write_index += len(data)
         return True
-    data: bytes | memoryview = frame
+    rest: bytes | bytearray | memoryview = data
     if type(stream) is IOStream:  # plain TCP; TLS goes the long way
         try:
-            sent = stream.socket.send(frame)
+            sent = stream.socket.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             stream.close(exc_info=True)  # reset by the peer: on_close cleans up
             return False
-        if sent == len(frame):
+        if sent == len(data):
             return True
-        data = memoryview(frame)[sent:]
+        rest = memoryview(data)[sent:]
     try:
-        stream.write(data)  # its Future already swallows a late close
+        stream.write(rest)  # its Future already swallows a late close
     except StreamClosedError:
         return False
     return True

@@ -76,7 +76,7 @@ class Settings:
     presence_notice_interval: float = 0.25
     #: Deliveries (one event to one subscriber) per slice of a fan-out; the
     #: rest follow on later turns of the event loop (app.realtime.registry).
-    fanout_slice: int = 500
+    fanout_slice: int = 250
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 

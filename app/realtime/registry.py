@@ -24,10 +24,11 @@ is published: a subscriber that arrives later does not get it, one that
 leaves meanwhile is skipped.
 
 Batches. `publish_all` takes the events of one committed batch. Each
-recipient gets all of its events of the batch, in order, before the next
-recipient is served, and the fan-out runs inside `batching` (the socket
-writer's cork, app.realtime.writer.corked), so each socket is written once
-per slice: the frames of a whole batch leave in one write.
+recipient (or part of a crowd) gets all of its events of the batch, in
+order, inside one `batching` block (the socket writer's cork,
+app.realtime.writer.Cork) before the next is served, so the frames of a
+whole batch leave in one write per socket. (A single event needs no cork:
+measured, holding frames for a slice only costs time.)
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ from app.events import Topic
 log = logging.getLogger(__name__)
 
 #: Deliveries per slice. Measured (bench fanout, 10,000 graphql-ws
-#: subscribers of one group): about 4 µs each, so a slice holds the loop
-#: for about 2 ms.
-SLICE_SIZE = 500
+#: subscribers of one group, on 2 busy cores): 11-14 µs of CPU each, so a
+#: slice holds the loop for about 3 ms.
+SLICE_SIZE = 250
+#: What a crowd's preparing of one event (a GraphQL group executes it once,
+#: ~70 µs) counts for, in deliveries (one socket write each).
+CROWD_COST = 8
 
 
 class Subscriber(Protocol):
@@ -96,8 +100,9 @@ class Registry:
         self.batching = batching
         #: Publishes not yet delivered to all, oldest first.
         self._jobs: deque[Iterator[int]] = deque()
-        #: Deliveries left in the slice being run.
-        self._room = 0
+        #: The slice being run: work left in it (in deliveries, see
+        #: `CROWD_COST`), and deliveries made.
+        self._room = self._delivered = 0
 
     def add(self, topic: Topic, subscriber: Subscriber) -> None:
         self._topics.setdefault(topic, {})[subscriber] = None
@@ -192,20 +197,19 @@ class Registry:
         next slice if any is left."""
         started = time.perf_counter()
         jobs = self._jobs
-        self._room = self.slice_size
-        with self.batching():
-            while jobs and self._room > 0:
-                try:
-                    for done in jobs[0]:
-                        self._room -= done
-                        if self._room <= 0:
-                            break
-                    else:
-                        jobs.popleft()
-                except Exception:  # a bug, not a subscriber's failure: never stall the FIFO
-                    log.exception("fan-out failed part-way; dropping the rest of one publish")
+        self._room, self._delivered = self.slice_size, 0
+        while jobs and self._room > 0:
+            try:
+                for done in jobs[0]:
+                    self._room -= done
+                    if self._room <= 0:
+                        break
+                else:
                     jobs.popleft()
-        metrics.messages_delivered.inc(self.slice_size - self._room)
+            except Exception:  # a bug, not a subscriber's failure: never stall the FIFO
+                log.exception("fan-out failed part-way; dropping the rest of one publish")
+                jobs.popleft()
+        metrics.messages_delivered.inc(self._delivered)
         metrics.fanout_seconds.observe(time.perf_counter() - started)
         if jobs:
             IOLoop.current().add_callback(self._run_slice)
@@ -215,30 +219,42 @@ class Registry:
         (or part of a crowd); `_run_slice` stops between two."""
         for topic, events, subscribers, crowds in parts:
             count = len(events)
+            event, shared = events[0]
             for subscriber in subscribers:
                 listening = self._topics.get(topic)
                 if listening is None or subscriber not in listening:
                     continue  # gone meanwhile
                 try:
-                    for event, shared in events:
+                    if count == 1:
                         subscriber.deliver(event, shared)
+                    else:
+                        with self.batching():
+                            for each, its_shared in events:
+                                subscriber.deliver(each, its_shared)
                 except Exception:
                     log.exception("dropping subscriber %r of %s", subscriber, topic)
                     self.discard(topic, subscriber)
+                self._delivered += count
                 yield count
             for crowd, members in crowds:
-                start = 0
+                start, first = 0, True
                 while start < len(members):
                     listening = self._topics.get(topic)
                     if listening is None or crowd not in listening:
                         break  # gone meanwhile (its members with it)
-                    step = max(1, self._room // count)
+                    step = max(1, self._room // count - (CROWD_COST if first else 0))
                     part = members[start : start + step]
                     start += step
                     try:
-                        for event, shared in events:
+                        if count == 1:
                             crowd.deliver_part(event, shared, part)
+                        else:
+                            with self.batching():
+                                for each, its_shared in events:
+                                    crowd.deliver_part(each, its_shared, part)
                     except Exception:
                         log.exception("dropping subscriber %r of %s", crowd, topic)
                         self.discard(topic, crowd)
-                    yield len(part) * count
+                    self._delivered += count * len(part)
+                    yield count * (len(part) + (CROWD_COST if first else 0))
+                    first = False

@@ -25,10 +25,10 @@ uncompressed connection's framing), so
 Tornado is pinned to its minor version in requirements.txt, and
 tests/test_writer.py fails loudly if they move.
 
-Corking. A batch of events (or a slice of one large fan-out,
-app.realtime.registry) may send a socket several frames in a row; one
-`send()` per frame would be one syscall and one TCP segment each. Inside
-`corked()` frames are held per socket and each socket is written once when
+Corking. A batch of events (app.realtime.registry) may send a socket
+several frames in a row; one `send()` per frame would be one syscall and
+one TCP segment each. Inside
+`Cork()` frames are held per socket and each socket is written once when
 the block ends, its frames joined in order. The bound still holds: bytes
 that already wait in the stream plus the ones held count against it, and a
 socket holding `MAX_PENDING_BYTES` is written at once, so no more than that
@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import struct
 from asyncio import Future
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from tornado.iostream import IOStream, StreamClosedError
@@ -77,21 +75,25 @@ def pending_bytes(handler: WebSocketHandler) -> int:
 _held: dict[WebSocketHandler, bytes | bytearray] | None = None
 
 
-@contextmanager
-def corked() -> Iterator[None]:
-    """Holds every socket's frames until the block ends, then writes each
-    socket once. Nested blocks join the outermost one."""
-    global _held
-    if _held is not None:
-        yield
-        return
-    held: dict[WebSocketHandler, bytes | bytearray] = {}
-    _held = held
-    try:
-        yield
-    finally:
-        _held = None
-        for handler, data in held.items():
+class Cork:
+    """`with Cork():` holds every socket's frames until the block ends,
+    then writes each socket once. Nested blocks join the outermost one.
+    (A class, not a generator: entered once per recipient of a batch.)"""
+
+    __slots__ = ("outer",)
+
+    def __enter__(self) -> None:
+        global _held
+        self.outer = _held is None
+        if self.outer:
+            _held = {}
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _held
+        if not self.outer:
+            return
+        held, _held = _held, None
+        for handler, data in (held or {}).items():
             _write(handler, data)
 
 

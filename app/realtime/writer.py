@@ -93,8 +93,7 @@ class Cork:
         if not self.outer:
             return
         held, _held = _held, None
-        for handler, data in (held or {}).items():
-            _write(handler, data)
+        _flush(held or {})
 
 
 def send_text(
@@ -117,61 +116,57 @@ def send_text(
         frame = text_frame(message)
         if shared is not None:
             shared[message] = frame
-    held = _held
-    if held is None:
-        if _too_slow(handler, len(connection.stream._write_buffer), len(frame), limit):
-            return False
-        return _write(handler, frame)
-    before = held.get(handler)
-    if before is None:
-        if _too_slow(handler, len(connection.stream._write_buffer), len(frame), limit):
-            return False
-        held[handler] = frame
-        return True
-    if len(before) + len(frame) > limit:  # hold no more than the bound: write now
-        del held[handler]
-        if not _write(handler, before):
-            return False
-        return send_text(handler, message, shared, limit)
-    queued = len(connection.stream._write_buffer)
-    if _too_slow(handler, queued + len(before), len(frame), limit, queued):
-        del held[handler]
-        return False
-    if type(before) is bytes:
-        held[handler] = before = bytearray(before)
-    before += frame
-    return True
-
-
-def _too_slow(
-    handler: WebSocketHandler, waiting: int, size: int, limit: int, queued: int | None = None
-) -> bool:
-    """Closes the socket with 1013 if `size` more bytes would put it over
-    the bound; only when some of what waits sits in the stream (`queued`,
-    by default all of `waiting`): held bytes were never offered to it."""
-    if not (waiting if queued is None else queued) or waiting + size <= limit:
-        return False
-    metrics.slow_consumer_disconnects.inc()
-    handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
-    return True
-
-
-def _write(handler: WebSocketHandler, data: bytes | bytearray) -> bool:
-    """Hands `data` (whole frames) to the socket: behind what its stream
-    already holds, else straight to `send()`; the stream buffers what the
-    kernel did not take. False if the socket is closed or closing."""
-    connection: Any = handler.ws_connection
-    if connection is None or connection.is_closing():
-        return False
     stream = connection.stream
-    if len(stream._write_buffer):
+    queued = len(stream._write_buffer)
+    held = _held
+    before = held.get(handler) if held is not None else None
+    if before is not None and len(before) + len(frame) > limit:
+        # Hold no more than the bound: what is held goes now, then this.
+        del held[handler]  # type: ignore[union-attr]
+        _write(stream, before, queued)
+        return send_text(handler, message, shared, limit)
+    waiting = queued + (len(before) if before is not None else 0)
+    # Only bytes that wait in the stream count as slowness: held ones were
+    # never offered to the kernel.
+    if queued and waiting + len(frame) > limit:
+        if before is not None:
+            del held[handler]  # type: ignore[union-attr]
+        metrics.slow_consumer_disconnects.inc()
+        handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
+        return False
+    if held is None:
+        return _write(stream, frame, queued)
+    if before is None:
+        held[handler] = frame
+    elif type(before) is bytes:
+        joined = held[handler] = bytearray(before)  # (from the second frame on)
+        joined += frame
+    else:
+        before += frame
+    return True
+
+
+def _flush(held: dict[WebSocketHandler, bytes | bytearray]) -> None:
+    """Writes what a cork held, each socket once, unless it closed meanwhile."""
+    for handler, data in held.items():
+        connection: Any = handler.ws_connection
+        if connection is not None and not connection.is_closing():
+            stream = connection.stream
+            _write(stream, data, len(stream._write_buffer))
+
+
+def _write(stream: IOStream, data: bytes | bytearray, queued: int) -> bool:
+    """Hands `data` (whole frames) to the socket: behind the `queued` bytes
+    its stream already holds, else straight to `send()`; the stream
+    buffers what the kernel did not take. False if it is closed."""
+    if queued:
         # The stream already waits to write and will flush its whole buffer:
         # append to it directly. (stream.write would add a Future with a
         # callback per frame, ~20 MB for 20 stalled sockets at the cap.)
         stream._write_buffer.append(data)
         stream._total_write_index += len(data)
         return True
-    rest: bytes | bytearray | memoryview = data
+    rest: bytes | memoryview = data if type(data) is bytes else memoryview(data)
     if type(stream) is IOStream:  # plain TCP; TLS goes the long way
         try:
             sent = stream.socket.send(data)

@@ -113,7 +113,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     """
     database = db.open_database(settings.database_url)
     db.migrate(database)
-    registry = CounterActivityRegistry(settings.fanout_slice, writer.Cork)
+    registry = CounterActivityRegistry(slice_size=settings.fanout_slice, batching=writer.Cork)
     realtime = make_realtime(settings, registry)
     events.set_publisher(realtime.publish, IOLoop.current().add_callback, realtime.publish_all)
     IOLoop.current().add_callback(realtime.start)

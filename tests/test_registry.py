@@ -99,3 +99,20 @@ async def test_slices_serve_the_audience_of_each_publish_in_order_as_it_was_when
         by_member.setdefault(member, []).append(event)
     assert by_member == {"m1": ["e1", "e2", "e3"], "m2": ["e1", "e2", "e3"], "m3": ["e2", "e3"]}
     assert crowd.events == []  # a crowd is delivered to by parts only
+
+
+@pytest.mark.gen_test
+async def test_a_publisher_faster_than_the_fan_out_is_held_until_the_backlog_is_bounded():
+    registry = Registry(slice_size=1, max_backlog=5)
+    subscribers = [Recorder() for _ in range(4)]
+    for subscriber in subscribers:
+        registry.add(("counter", "x"), subscriber)
+
+    registry.publish(("counter", "x"), "e1")  # 4 deliveries may wait
+    assert registry.pending == 1
+    registry.publish(("counter", "x"), "e2")  # 8 would: e1 is delivered first, now
+    assert [[e for e, _ in s.events] for s in subscribers][1:] == [["e1"]] * 3
+    assert registry.pending == 1
+
+    await until(lambda: registry.pending == 0, "every slice")
+    assert [[e for e, _ in s.events] for s in subscribers] == [["e1", "e2"]] * 4

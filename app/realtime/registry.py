@@ -21,7 +21,8 @@ publish (one event, or one committed batch) is a job in one FIFO, and a
 job starts only once every job before it has ended, so no recipient ever
 gets an event before an earlier one. The audience is taken when the event
 is published: a subscriber that arrives later does not get it, one that
-leaves meanwhile is skipped.
+leaves meanwhile is skipped. The queue is bounded (`MAX_BACKLOG`): past
+it a publish is delivered before it returns, as before slicing.
 
 Batches. `publish_all` takes the events of one committed batch. Each
 recipient (or part of a crowd) gets all of its events of the batch, in
@@ -53,6 +54,11 @@ log = logging.getLogger(__name__)
 #: subscribers of one group, on 2 busy cores): 11-14 µs of CPU each, so a
 #: slice holds the loop for about 3 ms.
 SLICE_SIZE = 250
+#: Deliveries that may wait for later slices. Past this, publishing
+#: delivers at once until below it again: a publisher faster than the
+#: fan-out is held back, rather than the queue (and every recipient's
+#: delay) growing without end.
+MAX_BACKLOG = 100 * SLICE_SIZE
 #: What a crowd's preparing of one event (a GraphQL group executes it once,
 #: ~70 µs) counts for, in deliveries (one socket write each).
 CROWD_COST = 8
@@ -91,15 +97,22 @@ class Registry:
     def __init__(
         self,
         slice_size: int = SLICE_SIZE,
+        max_backlog: int = MAX_BACKLOG,
         batching: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         #: Per topic, its subscribers; crowds among them are also in `_crowds`.
         self._topics: dict[Topic, dict[Subscriber, None]] = {}
         self._crowds: dict[Topic, dict[Crowd, None]] = {}
         self.slice_size = max(1, slice_size)
+        self.max_backlog = max_backlog
         self.batching = batching
-        #: Publishes not yet delivered to all, oldest first.
+        #: Publishes not yet delivered to all, oldest first; the deliveries
+        #: each was published for, and their sum.
         self._jobs: deque[Iterator[int]] = deque()
+        self._sizes: deque[int] = deque()
+        self._backlog = 0
+        #: Whether a slice is being run, and whether the next is scheduled.
+        self._running = self._scheduled = False
         #: The slice being run: work left in it (in deliveries, see
         #: `CROWD_COST`), and deliveries made.
         self._room = self._delivered = 0
@@ -189,30 +202,54 @@ class Registry:
                 )
             )
         self._jobs.append(self._deliver(parts))
+        size = sum(len(p[1]) * (len(p[2]) + sum(len(m) for _, m in p[3])) for p in parts)
+        self._sizes.append(size)
+        self._backlog += size
+        if self._running:  # published by a delivery: it waits its turn
+            return
         if len(self._jobs) == 1:  # nothing before it: its first slice now
-            self._run_slice()
+            self._slice()
+        # Publishing faster than the fan-out keeps up: deliver now, holding
+        # the publisher (and the loop), as an unsliced fan-out would.
+        while self._backlog > self.max_backlog:
+            self._slice()
+        if self._jobs and not self._scheduled:
+            self._scheduled = True
+            IOLoop.current().add_callback(self._next_slice)
 
-    def _run_slice(self) -> None:
-        """Delivers up to `slice_size`, oldest publish first; schedules the
-        next slice if any is left."""
+    def _next_slice(self) -> None:
+        self._scheduled = False
+        self._slice()
+        if self._jobs:
+            self._scheduled = True
+            IOLoop.current().add_callback(self._next_slice)
+
+    def _slice(self) -> None:
+        """Delivers up to `slice_size`, oldest publish first."""
         started = time.perf_counter()
         jobs = self._jobs
         self._room, self._delivered = self.slice_size, 0
-        while jobs and self._room > 0:
-            try:
-                for done in jobs[0]:
-                    self._room -= done
-                    if self._room <= 0:
-                        break
-                else:
-                    jobs.popleft()
-            except Exception:  # a bug, not a subscriber's failure: never stall the FIFO
-                log.exception("fan-out failed part-way; dropping the rest of one publish")
-                jobs.popleft()
+        self._running = True
+        try:
+            while jobs and self._room > 0:
+                try:
+                    for done in jobs[0]:
+                        self._room -= done
+                        if self._room <= 0:
+                            break
+                    else:
+                        self._done()
+                except Exception:  # a bug, not a subscriber's failure: never stall the FIFO
+                    log.exception("fan-out failed part-way; dropping the rest of one publish")
+                    self._done()
+        finally:
+            self._running = False
         metrics.messages_delivered.inc(self._delivered)
         metrics.fanout_seconds.observe(time.perf_counter() - started)
-        if jobs:
-            IOLoop.current().add_callback(self._run_slice)
+
+    def _done(self) -> None:
+        self._jobs.popleft()
+        self._backlog -= self._sizes.popleft()
 
     def _deliver(self, parts: list[_Part]) -> Iterator[int]:
         """One publish's deliveries, yielding how many after each recipient

@@ -1,8 +1,9 @@
 """Prometheus metrics: what the server is doing, for `GET /metrics`.
 
-Counted where it is cheap: once per publish, not once per message (a
-counter increment costs ~0.4 µs, which per message would cost fan-out a
-few percent), and per connection or subscription at open and close.
+Counted where it is cheap: once per publish or per slice of fan-out, not
+once per message (a counter increment costs ~0.4 µs, which per message
+would cost fan-out a few percent), and per connection or subscription at
+open and close.
 """
 
 from __future__ import annotations

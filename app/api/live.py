@@ -12,8 +12,12 @@ because its group is defined by exactly what it selected.
 The subscribe resolvers (app.api.resolvers.subscriptions) still run per
 subscriber, through graphql-core, so arguments and permissions are
 checked as GraphQL says; they return a `TopicSource` naming the topic to
-listen on. Groups are registry subscribers; the registry is given to
-`LiveQueries` as a small port, so this module does not depend on it.
+listen on. Groups are registry subscribers, and crowds in the registry's
+sense (`members_now`, `deliver_part`): the registry delivers an event to
+a large group a part of its members at a time, over several turns of the
+loop, and the group executes the event once, on its first part. The
+registry is given to `LiveQueries` as a small port, so this module does
+not depend on it.
 
 Stream positions ride in each payload's extensions, `{"stream": {"offset":
 …, "epoch": …}}`, beside data exactly as the schema says. A subscriber that

@@ -55,7 +55,7 @@ class RawSocket:
         self.buffer = b""
 
     @classmethod
-    async def open(cls, port: int, path: str) -> RawSocket:
+    async def open(cls, port: int, path: str, protocol: str = "") -> RawSocket:
         raw = socket.socket()
         raw.setblocking(False)
         loop = asyncio.get_running_loop()
@@ -66,7 +66,8 @@ class RawSocket:
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                + (f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else "")
+                + "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode(),
         )
         client = cls(raw)
@@ -75,6 +76,13 @@ class RawSocket:
         head, client.buffer = client.buffer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101"), head
         return client
+
+    async def send(self, message: dict[str, object]) -> None:
+        """One masked text frame (a zero mask: the payload as it is)."""
+        payload = orjson.dumps(message)
+        assert len(payload) < 126
+        frame = bytes((0x81, 0x80 | len(payload))) + bytes(4) + payload
+        await asyncio.get_running_loop().sock_sendall(self.raw, frame)
 
     async def _fill(self) -> None:
         chunk = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.raw, 65536), 5)
@@ -106,33 +114,59 @@ class RawSocket:
             values.append(message["value"])
         return values
 
+    async def subscription_values(self, count: int) -> list[object]:
+        """The counter values of the next `count` `next` messages."""
+        return [
+            (await self.message())["payload"]["data"]["counter"]["value"]  # type: ignore[index]
+            for _ in range(count)
+        ]
+
     def close(self) -> None:
         self.raw.close()
 
 
 @pytest.mark.gen_test(timeout=20)
-async def test_a_batch_reaches_each_socket_in_one_tcp_segment(http_server, registry, http_port):
+async def test_a_batch_reaches_each_socket_in_one_tcp_segment(
+    app, http_server, registry, http_port
+):
     Counter.increment("batched")
     counter = Counter.lookup("batched").snapshot()
-    sockets = [await RawSocket.open(http_port, "/ws/counter/batched") for _ in range(2)]
+    plain = [await RawSocket.open(http_port, "/ws/counter/batched") for _ in range(2)]
+    graphql = [
+        await RawSocket.open(http_port, "/graphql", "graphql-transport-ws") for _ in range(2)
+    ]
+    sockets = plain + graphql
     try:
-        for raw in sockets:
+        for raw in plain:
             assert (await raw.message())["type"] == "snapshot"
-        await until(lambda: len(registry.subscribers(counter_topic("batched"))) == 2, "both")
+        for raw in graphql:
+            await raw.send({"type": "connection_init"})
+            assert (await raw.message())["type"] == "connection_ack"
+            query = 'subscription { counter(name: "batched") { value } }'
+            await raw.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        groups = app.settings["services"].live.groups
+        await until(
+            lambda: (
+                len(registry.subscribers(counter_topic("batched"))) == 3
+                and sum(len(group.members) for group in groups.values()) == 2
+            ),
+            "every subscriber",
+        )
         await asyncio.sleep(0.5)  # presence notices, sent as watchers arrive, come and go
         before = [segments_received(raw.raw) for raw in sockets]
 
         events.publish_all([change(counter, step) for step in range(1, 6)])
 
-        values = [await raw.event_values(5) for raw in sockets]
+        values = [await raw.event_values(5) for raw in plain]
+        values += [await raw.subscription_values(5) for raw in graphql]
         after = [segments_received(raw.raw) for raw in sockets]
     finally:
         for raw in sockets:
             raw.close()
     expected = [counter.value + step for step in range(1, 6)]
-    assert values == [expected, expected]
+    assert values == [expected] * 4
     # Five frames each, in one write: one segment (five before batching).
-    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1] * 4
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -25,6 +25,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
 from app.models import stream, throttle
+from app.realtime import writer
 from app.realtime.backends import make_realtime
 from app.realtime.counter_activity import CounterActivityRegistry
 from app.services import Services
@@ -96,7 +97,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
       database at `settings.database_url`, and on PostgreSQL the one
       database thread (`app.db.in_database_thread`);
     - `app.events`' publisher: `app.events.publish` hands each committed
-      change to the realtime chosen by `make_realtime`, from any thread;
+      change (`publish_all` each committed batch) to the realtime chosen by
+      `make_realtime`, from any thread;
     - `app.models.stream`'s history keeping: on (its policy and epoch)
       when the database keeps the history, off when Redis does;
     - `app.models.throttle`'s counts (sign-up and log-in limits),
@@ -111,9 +113,9 @@ def make_app(settings: Settings) -> tornado.web.Application:
     """
     database = db.open_database(settings.database_url, settings.sqlite_synchronous)
     db.migrate(database)
-    registry = CounterActivityRegistry()
+    registry = CounterActivityRegistry(slice_size=settings.fanout_slice, batching=writer.Cork)
     realtime = make_realtime(settings, registry)
-    events.set_publisher(realtime.publish, IOLoop.current().add_callback)
+    events.set_publisher(realtime.publish, IOLoop.current().add_callback, realtime.publish_all)
     IOLoop.current().add_callback(realtime.start)
     throttle.reset()
     metrics.users_connected.set_function(lambda: registry.count("user-sockets"))

@@ -77,6 +77,9 @@ class Settings:
     presence_ttl: float = 30.0
     #: Fewest seconds between two presence notices about one key.
     presence_notice_interval: float = 0.25
+    #: Deliveries (one event to one subscriber) per slice of a fan-out; the
+    #: rest follow on later turns of the event loop (app.realtime.registry).
+    fanout_slice: int = 250
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 

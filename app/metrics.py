@@ -1,8 +1,9 @@
 """Prometheus metrics: what the server is doing, for `GET /metrics`.
 
-Counted where it is cheap: once per publish, not once per message (a
-counter increment costs ~0.4 µs, which per message would cost fan-out a
-few percent), and per connection or subscription at open and close.
+Counted where it is cheap: once per publish or per slice of fan-out, not
+once per message (a counter increment costs ~0.4 µs, which per message
+would cost fan-out a few percent), and per connection or subscription at
+open and close.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ messages_delivered = Counter(
 )
 fanout_seconds = Histogram(
     "live_fanout_seconds",
-    "Time to hand one event to every local subscriber.",
+    "Time one slice of fan-out held the event loop (a publish to many "
+    "subscribers is delivered in several slices).",
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 commit_batch_units = Histogram(

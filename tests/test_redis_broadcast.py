@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from app.clock import utcnow
+from app.events import CounterChanged, CounterSnapshot
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.registry import Registry
+from tests.waiting import until
 
 TOPIC = ("counter", "held")
 
@@ -78,3 +81,37 @@ async def test_stop_cancels_the_timers_of_events_still_held(broadcast):
     await broadcast.stop()
     assert timer.cancelled()
     assert broadcast.timers == {}
+
+
+def changes(count: int) -> list[CounterChanged]:
+    """The first `count` changes of the counter "held", in order."""
+    now = utcnow()
+    return [
+        CounterChanged(
+            "increment",
+            n,
+            n - 1,
+            CounterSnapshot(1, "held", n, now, now, operation_count=n),
+            now,
+            None,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_batch_goes_through_redis_in_order_and_stays_local_while_redis_is_away(
+    broadcast,
+):
+    broadcast.publish_all(changes(2))  # not connected yet: this process only, at once
+    assert broadcast.heard.offsets == [1, 2]
+    broadcast.heard.offsets.clear()
+    broadcast.due.clear()
+
+    broadcast.start()
+    await until(lambda: broadcast.connected, "the connection to Redis")
+    broadcast.publish_all(changes(5)[2:])  # 3, 4, 5: each through the channel, in order
+    assert broadcast.heard.offsets == []
+    await until(lambda: len(broadcast.heard.offsets) == 3, "the batch back from Redis")
+    assert broadcast.heard.offsets == [3, 4, 5]
+    await broadcast.stop()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from app.realtime.registry import Registry
+from tests.waiting import until
 
 
 class Recorder:
@@ -51,3 +54,65 @@ def test_discarding_the_last_subscriber_removes_the_topic():
     registry.discard(("user", "1", "library"), one)
     registry.discard(("user", "1", "library"), one)  # twice is harmless
     assert registry.topics() == {}
+
+
+class Crowd(Recorder):
+    """A subscriber standing for several recipients, as a GraphQL group does."""
+
+    def __init__(self, members: list[str]) -> None:
+        super().__init__()
+        self.members = members
+        self.parts: list[tuple[object, tuple[str, ...]]] = []
+
+    def members_now(self) -> tuple[str, ...]:
+        return tuple(self.members)
+
+    def deliver_part(self, event: object, shared: dict[object, object], members) -> None:
+        self.parts.extend((event, member) for member in members)
+
+
+@pytest.mark.gen_test
+async def test_slices_serve_the_audience_of_each_publish_in_order_as_it_was_when_published():
+    registry = Registry(slice_size=1)
+    first, leaving, last = Recorder(), Recorder(), Recorder()
+    crowd = Crowd(["m1", "m2"])
+    for subscriber in (first, leaving, crowd, last):
+        registry.add(("counter", "x"), subscriber)
+
+    registry.publish(("counter", "x"), "e1")
+    assert [e for e, _ in first.events] == ["e1"]  # the first slice, at once
+    assert registry.pending == 1
+    late = Recorder()
+    registry.add(("counter", "x"), late)  # after e1: gets e2 only
+    registry.discard(("counter", "x"), leaving)  # before its turn: skipped
+    crowd.members.append("m3")  # joins the crowd after e1: gets e2 only
+    registry.publish_all([(("counter", "x"), "e2"), (("counter", "x"), "e3")])
+    assert registry.pending == 2
+
+    await until(lambda: registry.pending == 0, "every slice")
+    assert [e for e, _ in first.events] == ["e1", "e2", "e3"]
+    assert leaving.events == []
+    assert [e for e, _ in last.events] == ["e1", "e2", "e3"]
+    assert [e for e, _ in late.events] == ["e2", "e3"]
+    by_member: dict[str, list[object]] = {}
+    for event, member in crowd.parts:
+        by_member.setdefault(member, []).append(event)
+    assert by_member == {"m1": ["e1", "e2", "e3"], "m2": ["e1", "e2", "e3"], "m3": ["e2", "e3"]}
+    assert crowd.events == []  # a crowd is delivered to by parts only
+
+
+@pytest.mark.gen_test
+async def test_a_publisher_faster_than_the_fan_out_is_held_until_the_backlog_is_bounded():
+    registry = Registry(slice_size=1, max_backlog=5)
+    subscribers = [Recorder() for _ in range(4)]
+    for subscriber in subscribers:
+        registry.add(("counter", "x"), subscriber)
+
+    registry.publish(("counter", "x"), "e1")  # 4 deliveries may wait
+    assert registry.pending == 1
+    registry.publish(("counter", "x"), "e2")  # 8 would: e1 is delivered first, now
+    assert [[e for e, _ in s.events] for s in subscribers][1:] == [["e1"]] * 3
+    assert registry.pending == 1
+
+    await until(lambda: registry.pending == 0, "every slice")
+    assert [[e for e, _ in s.events] for s in subscribers] == [["e1", "e2"]] * 4

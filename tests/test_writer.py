@@ -84,9 +84,10 @@ def read_until_close_frame(raw: socket.socket) -> tuple[int, str, int]:
         seen += 1
 
 
+@pytest.mark.parametrize("batch", [1, 100])
 @pytest.mark.gen_test(timeout=60)
 async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_all(
-    clients, registry, http_port
+    clients, registry, http_port, batch
 ):
     name = "slow-" + "x" * 59  # the longest name: the largest frames
     Counter.increment(name)
@@ -124,6 +125,7 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
             received.append((await healthy.receive(timeout=10))["value"])
 
     total = 30_000
+    pending: list[CounterChanged] = []
     reader = asyncio.ensure_future(read_all(total))
     try:
         for value in range(1, total + 1):
@@ -131,9 +133,13 @@ async def test_20_sockets_that_stop_reading_are_closed_with_1013_and_others_get_
             changed = dataclasses.replace(
                 counter, value=value, operation_count=counter.operation_count + value
             )
-            events.publish(
+            pending.append(
                 CounterChanged("setValue", value, value - 1, changed, utcnow(), actor=None)
             )
+            if len(pending) < batch:
+                continue
+            events.publish_all(pending)  # one batch: written to each socket at once
+            pending = []
             # The healthy client shares this process's loop: give it turns to
             # keep within 500 events, as a client on its own machine would.
             while len(received) < value - 500:

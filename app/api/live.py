@@ -12,8 +12,12 @@ because its group is defined by exactly what it selected.
 The subscribe resolvers (app.api.resolvers.subscriptions) still run per
 subscriber, through graphql-core, so arguments and permissions are
 checked as GraphQL says; they return a `TopicSource` naming the topic to
-listen on. Groups are registry subscribers; the registry is given to
-`LiveQueries` as a small port, so this module does not depend on it.
+listen on. Groups are registry subscribers, and crowds in the registry's
+sense (`members_now`, `deliver_part`): the registry delivers an event to
+a large group a part of its members at a time, over several turns of the
+loop, and the group executes the event once, on its first part. The
+registry is given to `LiveQueries` as a small port, so this module does
+not depend on it.
 
 Stream positions ride in each payload's extensions, `{"stream": {"offset":
 …, "epoch": …}}`, beside data exactly as the schema says. A subscriber that
@@ -31,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -140,11 +144,34 @@ class SubscriptionGroup:
 
     def deliver(self, event: object, shared: dict[object, object]) -> None:
         """Registry callback: one execution for the whole group."""
-        result = execute_subscription_event(self.built.build_per_event_executor(event))
-        if inspect.isawaitable(result) or self.tail is not None:
-            self.tail = asyncio.ensure_future(self._in_turn(self.tail, result, event))
+        self.deliver_part(event, shared, tuple(self.members))
+
+    def members_now(self) -> tuple[Member, ...]:
+        """Registry callback: who gets an event published now."""
+        return tuple(self.members)
+
+    def deliver_part(
+        self, event: object, shared: dict[object, object], members: Sequence[Member]
+    ) -> None:
+        """Registry callback: the event to some members. The group executes
+        once per event, on its first part (kept in `shared` under the group),
+        and every part sends the same payload."""
+        ready = shared.get(self)
+        if ready is None:
+            result = execute_subscription_event(self.built.build_per_event_executor(event))
+            if inspect.isawaitable(result) or self.tail is not None:
+                # In turn after what is pending; every part awaits one result.
+                ready = shared[self] = _Later(
+                    asyncio.ensure_future(result) if inspect.isawaitable(result) else result
+                )
+            else:
+                ready = shared[self] = _Ready(render(result, event), position_of(event))
+        if isinstance(ready, _Later):
+            self.tail = asyncio.ensure_future(
+                self._in_turn(self.tail, ready.result, event, tuple(members))
+            )
             return
-        self.fan_out(result, event, shared)
+        self.push(members, ready, event, shared)  # type: ignore[arg-type]
 
     def deliver_to(self, member: Member, event: object) -> None:
         """Sends one event to one member only (its initial state), in
@@ -184,27 +211,27 @@ class SubscriptionGroup:
         shared: dict[object, object],
         members: tuple[Member, ...] | None = None,
     ) -> None:
-        payload = render(result, event)
-        offset = position_of(event)
-        notice: bytes | None = None
+        ready = _Ready(render(result, event), position_of(event))
+        self.push(tuple(self.members) if members is None else members, ready, event, shared)
+
+    def push(
+        self, members: Sequence[Member], ready: _Ready, event: object, shared: dict[object, object]
+    ) -> None:
+        """Pushes one event's payload to `members`; the gap notice, if any
+        member needs one, is built once per event."""
 
         def gap(at: int) -> bytes:
-            nonlocal notice  # (built once per publish, for every member told)
-            if notice is None:
-                notice = gap_notice(event, at, shared)
-            return notice
+            if ready.notice is None:
+                ready.notice = gap_notice(event, at, shared)
+            return ready.notice
 
-        for member in tuple(self.members) if members is None else members:
+        payload, offset = ready.payload, ready.offset
+        for member in members:
             try:
                 member.push(payload, shared, offset, gap)
             except Exception:
                 log.exception("dropping a subscriber of %s", self.topic)
                 self.leave(member)
-
-    @property
-    def audience(self) -> int:
-        """How many subscribers one delivery reaches (for metrics)."""
-        return len(self.members)
 
     def join(self, member: Member) -> None:
         if member not in self.members:
@@ -217,6 +244,28 @@ class SubscriptionGroup:
             metrics.subscriptions.labels("graphql").dec()
         if not self.members:
             self.owner.retire(self)
+
+
+class _Ready:
+    """One event's payload for a group, built once for all its parts (and
+    the notice for members after a hole, once one needs it)."""
+
+    __slots__ = ("notice", "offset", "payload")
+
+    def __init__(self, payload: bytes, offset: int | None) -> None:
+        self.payload = payload
+        self.offset = offset
+        self.notice: bytes | None = None
+
+
+class _Later:
+    """An event whose result comes later (an async resolver, or one behind
+    another still pending): awaited once, by every part in turn."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult | asyncio.Future[ExecutionResult]) -> None:
+        self.result = result
 
 
 def render(result: ExecutionResult, event: object) -> bytes:

@@ -15,7 +15,7 @@ Threading: `start` and `stop` run on the IOLoop thread (see app.realtime).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,7 +24,7 @@ from tornado.ioloop import PeriodicCallback
 from app import db, events
 from app.clock import utcnow
 from app.config import Settings
-from app.events import Topic
+from app.events import Event, Topic
 from app.models import stream
 from app.realtime.broadcast import Broadcast, LocalBroadcast
 from app.realtime.database_history import DatabaseHistory, latest_offset
@@ -46,6 +46,8 @@ class Realtime:
 
     #: What app.events.publish hands each committed event to.
     publish: Callable[[Topic, object], None]
+    #: What app.events.publish_all hands each committed batch to.
+    publish_all: Callable[[Sequence[Event]], None]
     #: Where a reconnecting client's missed events are read from.
     history: History
     #: Watchers per counter and tabs per user.
@@ -92,12 +94,18 @@ def make_realtime(settings: Settings, registry: Registry) -> Realtime:
             settings.history_meta_ttl,
             _latest_in_database,
         )
-        return Realtime(redis_broadcast.publish, redis_broadcast.history, presence, redis_broadcast)
+        return Realtime(
+            redis_broadcast.publish,
+            redis_broadcast.publish_all,
+            redis_broadcast.history,
+            presence,
+            redis_broadcast,
+        )
     policy = stream.HistoryPolicy(settings.history_size, settings.history_ttl)
     history = DatabaseHistory(stream.keep_history_in_database(policy) or "", policy)
     local = LocalBroadcast(registry)
     purge = PeriodicCallback(_purger(settings.history_ttl), PURGE_EVERY_SECONDS * 1000)
-    return Realtime(local.publish, history, presence, local, [purge])
+    return Realtime(local.publish, local.publish_all, history, presence, local, [purge])
 
 
 def _totals(settings: Settings) -> Totals | None:
@@ -117,7 +125,7 @@ def _notify(registry: Registry) -> Callable[[Key, int], None]:
 
 def _listened(registry: Registry) -> Callable[[Key], bool]:
     def listened(key: Key) -> bool:
-        return bool(registry.subscribers(events.presence_topic(key)))
+        return registry.listened(events.presence_topic(key))
 
     return listened
 

@@ -11,9 +11,10 @@ Threading: everything here runs on the IOLoop thread (see app.realtime).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from app.events import Topic
+from app.events import Event, Topic
 from app.realtime.registry import Registry
 
 
@@ -24,6 +25,10 @@ class Broadcast(Protocol):
 
     def publish(self, topic: Topic, event: object) -> None:
         """The publisher behind app.events.publish."""
+
+    def publish_all(self, batch: Sequence[Event]) -> None:
+        """The publisher behind app.events.publish_all: one committed batch,
+        in commit order."""
 
     def start(self) -> None:
         """Begins delivering (called on the loop once it runs)."""
@@ -44,6 +49,9 @@ class LocalBroadcast:
 
     def publish(self, topic: Topic, event: object) -> None:
         self.registry.publish(topic, event)
+
+    def publish_all(self, batch: Sequence[Event]) -> None:
+        self.registry.publish_all([(event.topic, event) for event in batch])
 
     def start(self) -> None:
         pass

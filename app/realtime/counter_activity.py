@@ -5,8 +5,8 @@ shows or one made a moment ago in another tab, without a subscription per
 counter. `CounterActivityRegistry` is the registry that, after delivering
 a counter's change on the counter's own topic, hands the same change to
 the listeners of `ALL_COUNTERS`. It does so in every process, because in
-each one every change passes through `Registry.publish` (directly, or
-after Redis), so nothing else needs to know.
+each one every change passes through the registry's publishing (directly,
+or after Redis), so nothing else needs to know.
 
 On that topic a change travels wrapped in `CounterActivity`, which has no
 stream position: offsets count per counter, so the changes of many
@@ -16,6 +16,7 @@ their list again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.events import CounterChanged, Topic
@@ -36,8 +37,8 @@ class CounterActivity:
 
 
 class CounterActivityRegistry(Registry):
-    def publish(self, topic: Topic, event: object) -> None:
-        super().publish(topic, event)
+    def routes(self, topic: Topic, event: object) -> Sequence[tuple[Topic, object]]:
         # Only while someone listens: otherwise it costs a type check.
-        if isinstance(event, CounterChanged) and self.subscribers(ALL_COUNTERS):
-            super().publish(ALL_COUNTERS, CounterActivity(event))
+        if isinstance(event, CounterChanged) and self.listened(ALL_COUNTERS):
+            return ((topic, event), (ALL_COUNTERS, CounterActivity(event)))
+        return ((topic, event),)

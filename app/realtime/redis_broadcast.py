@@ -37,12 +37,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.events import Topic, position_of
+from app.events import Event, Topic, position_of
 from app.events_wire import decode, encode
 from app.realtime.redis_channel import listen
 from app.realtime.redis_history import RedisHistory
@@ -110,6 +110,16 @@ class RedisBroadcast:
             self.registry.publish(topic, event)  # degraded: this process only
             return
         self.outbox.put_nowait((topic, event, encode(topic, event)))
+
+    def publish_all(self, batch: Sequence[Event]) -> None:
+        """The publisher behind app.events.publish_all: the batch's events
+        go through Redis one by one, in order (each process's registry gets
+        them one at a time)."""
+        if not self.connected:
+            self.registry.publish_all([(event.topic, event) for event in batch])
+            return
+        for event in batch:
+            self.outbox.put_nowait((event.topic, event, encode(event.topic, event)))
 
     async def _send(self) -> None:
         """Publishes in order, one at a time, on the client the history

@@ -24,6 +24,15 @@ stream's `socket`, `_write_buffer` and `_total_write_index`, and an
 uncompressed connection's framing), so
 Tornado is pinned to its minor version in requirements.txt, and
 tests/test_writer.py fails loudly if they move.
+
+Corking. A batch of events (app.realtime.registry) may send a socket
+several frames in a row; one `send()` per frame would be one syscall and
+one TCP segment each. Inside
+`Cork()` frames are held per socket and each socket is written once when
+the block ends, its frames joined in order. The bound still holds: bytes
+that already wait in the stream plus the ones held count against it, and a
+socket holding `MAX_PENDING_BYTES` is written at once, so no more than that
+is ever held for one socket.
 """
 
 from __future__ import annotations
@@ -61,6 +70,32 @@ def pending_bytes(handler: WebSocketHandler) -> int:
     return len(connection.stream._write_buffer)
 
 
+#: While corked: per socket, the frames held for it (one frame as it is,
+#: more joined), in the order they were sent.
+_held: dict[WebSocketHandler, bytes | bytearray] | None = None
+
+
+class Cork:
+    """`with Cork():` holds every socket's frames until the block ends,
+    then writes each socket once. Nested blocks join the outermost one.
+    (A class, not a generator: entered once per recipient of a batch.)"""
+
+    __slots__ = ("outer",)
+
+    def __enter__(self) -> None:
+        global _held
+        self.outer = _held is None
+        if self.outer:
+            _held = {}
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _held
+        if not self.outer:
+            return
+        held, _held = _held, None
+        _flush(held or {})
+
+
 def send_text(
     handler: WebSocketHandler,
     message: bytes,
@@ -83,31 +118,68 @@ def send_text(
             shared[message] = frame
     stream = connection.stream
     queued = len(stream._write_buffer)
-    if queued and queued + len(frame) > limit:
+    held = _held
+    before = held.get(handler) if held is not None else None
+    if before is not None and len(before) + len(frame) > limit:
+        # Hold no more than the bound: what is held goes now, then this.
+        del held[handler]  # type: ignore[union-attr]
+        _write(stream, before, queued)
+        return send_text(handler, message, shared, limit)
+    waiting = queued + (len(before) if before is not None else 0)
+    # Only bytes that wait in the stream count as slowness: held ones were
+    # never offered to the kernel.
+    if queued and waiting + len(frame) > limit:
+        if before is not None:
+            del held[handler]  # type: ignore[union-attr]
         metrics.slow_consumer_disconnects.inc()
         handler.close(TRY_AGAIN_LATER, SLOW_CONSUMER_REASON)
         return False
+    if held is None:
+        return _write(stream, frame, queued)
+    if before is None:
+        held[handler] = frame
+    elif type(before) is bytes:
+        joined = held[handler] = bytearray(before)  # (from the second frame on)
+        joined += frame
+    else:
+        before += frame
+    return True
+
+
+def _flush(held: dict[WebSocketHandler, bytes | bytearray]) -> None:
+    """Writes what a cork held, each socket once, unless it closed meanwhile."""
+    for handler, data in held.items():
+        connection: Any = handler.ws_connection
+        if connection is not None and not connection.is_closing():
+            stream = connection.stream
+            _write(stream, data, len(stream._write_buffer))
+
+
+def _write(stream: IOStream, data: bytes | bytearray, queued: int) -> bool:
+    """Hands `data` (whole frames) to the socket: behind the `queued` bytes
+    its stream already holds, else straight to `send()`; the stream
+    buffers what the kernel did not take. False if it is closed."""
     if queued:
         # The stream already waits to write and will flush its whole buffer:
         # append to it directly. (stream.write would add a Future with a
         # callback per frame, ~20 MB for 20 stalled sockets at the cap.)
-        stream._write_buffer.append(frame)
-        stream._total_write_index += len(frame)
+        stream._write_buffer.append(data)
+        stream._total_write_index += len(data)
         return True
-    data: bytes | memoryview = frame
+    rest: bytes | memoryview = data if type(data) is bytes else memoryview(data)
     if type(stream) is IOStream:  # plain TCP; TLS goes the long way
         try:
-            sent = stream.socket.send(frame)
+            sent = stream.socket.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             stream.close(exc_info=True)  # reset by the peer: on_close cleans up
             return False
-        if sent == len(frame):
+        if sent == len(data):
             return True
-        data = memoryview(frame)[sent:]
+        rest = memoryview(data)[sent:]
     try:
-        stream.write(data)  # its Future already swallows a late close
+        stream.write(rest)  # its Future already swallows a late close
     except StreamClosedError:
         return False
     return True

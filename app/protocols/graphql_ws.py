@@ -236,6 +236,17 @@ def fit_reason(reason: str) -> str:
 
 
 class Session:
+    # One per socket, alive as long as it is.
+    __slots__ = (
+        "_settled",
+        "application",
+        "operations",
+        "state",
+        "stopping",
+        "subscribed",
+        "transport",
+    )
+
     def __init__(self, transport: Transport, application: Application) -> None:
         self.transport = transport
         self.application = application

@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 import orjson
 import tornado.web
 import tornado.websocket
-from tornado.httputil import responses
+from tornado.httputil import HTTPHeaders, responses
 from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
@@ -22,6 +22,7 @@ from app.models.auth_token import AuthToken
 from app.models.errors import Unavailable
 from app.models.user import User
 from app.services import Services
+from app.web import proxy
 from app.web.auth import InvalidCredential, find_credential, session_credential
 from app.web.security import same_site, set_security_headers
 
@@ -157,6 +158,8 @@ class PageHandler(BaseHandler):
 class _SignOutWatch:
     """Registered under the socket's credential: closes it on sign-out."""
 
+    __slots__ = ("handler",)
+
     def __init__(self, handler: BaseSocketHandler) -> None:
         self.handler = handler
 
@@ -235,11 +238,30 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
+        self.shed_upgrade()
         self.services.sockets.add(self)
         metrics.open_sockets.labels(self.kind).inc()
         if self.credential is not None:
             self.watch(self.credential)
         return None
+
+    def shed_upgrade(self) -> None:
+        """Drops what only the upgrade needed, which an open socket would
+        otherwise hold for its whole life (memory per idle connection, ~2 KB
+        with a browser's headers): the request's headers but for those read
+        afterwards (`proxy.HEADERS`, for the client's address in each
+        operation's context), its parsed cookies, the 101's response
+        headers (sent) and Tornado's template helpers (a socket renders
+        nothing)."""
+        request = self.request
+        kept = HTTPHeaders()
+        for name in proxy.HEADERS:
+            for value in request.headers.get_list(name):
+                kept.add(name, value)
+        request.headers = kept
+        request.__dict__.pop("_cookies", None)
+        self._headers = HTTPHeaders()
+        self.ui = None  # type: ignore[assignment]
 
     def on_close(self) -> None:
         if self in self.services.sockets:

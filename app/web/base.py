@@ -174,6 +174,9 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     services: Services
     credential: AuthToken | None = None
     allow_query_token = True
+    #: Kept by `services.heartbeat` (app.web.heartbeat), which pings.
+    heartbeat_slot: int
+    awaiting_pong = False
 
     def initialize(self, services: Services) -> None:
         self.services = services
@@ -240,6 +243,7 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         self.set_nodelay(True)
         self.shed_upgrade()
         self.services.sockets.add(self)
+        self.services.heartbeat.add(self)
         metrics.open_sockets.labels(self.kind).inc()
         if self.credential is not None:
             self.watch(self.credential)
@@ -263,8 +267,20 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         self._headers = HTTPHeaders()
         self.ui = None  # type: ignore[assignment]
 
+    def ping_now(self) -> bool:
+        """Sends a WebSocket ping (for the heartbeat); False when closing."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return False
+        connection.write_ping(b"")
+        return True
+
+    def on_pong(self, data: bytes) -> None:
+        self.awaiting_pong = False
+
     def on_close(self) -> None:
         if self in self.services.sockets:
             self.services.sockets.discard(self)
             metrics.open_sockets.labels(self.kind).dec()
+        self.services.heartbeat.discard(self)
         self.unwatch()

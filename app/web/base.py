@@ -168,6 +168,19 @@ class _SignOutWatch:
         IOLoop.current().add_callback(self.handler.close, SIGNED_OUT, "Forbidden: signed out")
 
 
+class _Queue(list[Any]):
+    """A list that answers to `popleft`: the deque methods Tornado's
+    IOStream uses on its write queues (append, popleft, [0], [-1], clear,
+    len, iteration). An empty deque costs ~760 bytes (it allocates a block
+    of 64 slots at once), an empty list 56; an idle socket's queues are
+    empty, and a busy one's stay short (the stream merges small writes)."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
 class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     """What every WebSocket of ours does: who it is, limits, and Nagle off."""
 
@@ -255,9 +268,14 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         with a browser's headers): the request's headers but for those read
         afterwards (`proxy.HEADERS`, for the client's address in each
         operation's context), its parsed cookies, the 101's response
-        headers (sent) and Tornado's template helpers (a socket renders
-        nothing)."""
+        headers (sent), Tornado's template helpers (a socket renders
+        nothing), and the HTTP/1 connection objects the upgrade was read
+        and answered through (the stream, detached from them, is the
+        socket's now; they hold the raw request headers, futures and a
+        finished task)."""
         request = self.request
+        request.connection = None
+        request.server_connection = None
         kept = HTTPHeaders()
         for name in proxy.HEADERS:
             for value in request.headers.get_list(name):
@@ -266,6 +284,13 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         request.__dict__.pop("_cookies", None)
         self._headers = HTTPHeaders()
         self.ui = None  # type: ignore[assignment]
+        # The stream's two write queues, if empty (as after the 101), as
+        # lists (`_Queue`). Tornado internals, like app.realtime.writer's;
+        # tests/test_writer.py fails loudly if they move.
+        stream: Any = self.ws_connection.stream if self.ws_connection is not None else None
+        if stream is not None and not stream._write_futures and not stream._write_buffer:
+            stream._write_futures = _Queue()
+            stream._write_buffer._buffers = _Queue()
 
     def ping_now(self) -> bool:
         """Sends a WebSocket ping (for the heartbeat); False when closing."""

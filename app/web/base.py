@@ -276,11 +276,13 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         request = self.request
         request.connection = None
         request.server_connection = None
-        kept = HTTPHeaders()
-        for name in proxy.HEADERS:
-            for value in request.headers.get_list(name):
-                kept.add(name, value)
-        request.headers = kept
+        # Emptied in place, not replaced: Tornado's `get`, suspended for the
+        # socket's whole life, holds this very object in a local variable.
+        headers = request.headers
+        kept = [(name, value) for name in proxy.HEADERS for value in headers.get_list(name)]
+        HTTPHeaders.__init__(headers)
+        for name, value in kept:
+            headers.add(name, value)
         request.__dict__.pop("_cookies", None)
         self._headers = HTTPHeaders()
         self.ui = None  # type: ignore[assignment]

@@ -24,11 +24,13 @@ from app.config import SettingsError, ensure_secret_key, load_settings
 log = logging.getLogger("server")
 
 
-def raise_open_file_limit() -> None:
-    """Every socket is a file descriptor: allow as many as the system does."""
+def raise_open_file_limit() -> int:
+    """Every socket is a file descriptor: allow as many as the system does
+    (the hard limit; only the system can raise that). Returns the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
 
 
 class PortBusy(Exception):
@@ -89,9 +91,11 @@ async def serve() -> None:
 
 
 def main() -> None:
-    raise_open_file_limit()
+    limit = raise_open_file_limit()
     tornado.log.enable_pretty_logging()
     logging.getLogger().setLevel(logging.INFO)
+    # Said at start: the most sockets this process can hold open at once.
+    log.info("open files limit: %d (each socket is one)", limit)
     try:
         # uvloop under Tornado: ~25% more mutations a second here (bench/).
         uvloop.run(serve())

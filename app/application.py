@@ -34,6 +34,7 @@ from app.web.counter_socket import CounterSocketHandler
 from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
 from app.web.health import HealthHandler
+from app.web.heartbeat import Heartbeat
 from app.web.metrics_page import MetricsHandler
 from app.web.not_found import NotFoundHandler
 from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
@@ -127,10 +128,14 @@ def make_app(settings: Settings) -> tornado.web.Application:
         registry=registry,
         realtime=realtime,
         templates=templates(settings),
+        heartbeat=Heartbeat(settings.websocket_ping_interval),
     )
     handler_args = {"services": services}
     samples, sampler = _sample_metrics_every_second()
     services.chores.append(sampler)
+    if services.heartbeat.timer is not None:
+        services.heartbeat.start()
+        services.chores.append(services.heartbeat.timer)
     status_args = {**handler_args, "samples": samples}
     routes: list[Rule | tuple[str, type, dict[str, Any]]] = [
         (r"/", HomeHandler, handler_args),
@@ -161,7 +166,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
         login_url="/login",
         debug=settings.debug,
         log_function=_log_request,
-        websocket_ping_interval=settings.websocket_ping_interval,
+        # (No websocket_ping_interval: Tornado would run a ping task per
+        # socket; services.heartbeat pings them all from one timer.)
         websocket_max_message_size=settings.websocket_max_message_size,
     )
 

@@ -16,6 +16,7 @@ from app.realtime.broadcast import Broadcast
 from app.realtime.history import History
 from app.realtime.presence import Presence
 from app.realtime.registry import Registry
+from app.web.heartbeat import Heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Services:
     sockets: set[Any] = field(default_factory=set)
     #: Every HTTP request being served, so that a shutdown can let them finish.
     requests: set[Any] = field(default_factory=set)
+    #: Pings every open WebSocket handler (none when its interval is 0).
+    heartbeat: Heartbeat = field(default_factory=lambda: Heartbeat(0))
     #: Periodic work of the application's own (the realtime has its chores).
     chores: list[PeriodicCallback] = field(default_factory=list)
 

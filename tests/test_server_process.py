@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from websockets.sync.client import connect
 
@@ -152,3 +153,23 @@ def test_running_out_of_file_descriptors_pauses_accepting_and_logs_once(tmp_path
     # Each shortage is told once when it begins and once when it ends.
     assert 2 <= output.count("file descriptors") <= 8, output
     assert "Traceback" not in output
+
+
+def test_the_server_raises_its_open_files_limit_to_the_hard_limit_and_says_so(tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, 256)
+    log_path = tmp_path / "server.log"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))  # inherited by the server
+    try:
+        with log_path.open("wb") as log:
+            server = ServerProcess(tmp_path, output=log).spawn()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        server.wait_healthy()
+        limits = Path(f"/proc/{server.process.pid}/limits").read_text()
+        line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+        assert line.split()[3:5] == [str(hard), str(hard)], line
+    finally:
+        server.stop()
+    assert f"open files limit: {hard}" in log_path.read_text(errors="replace")

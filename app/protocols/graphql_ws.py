@@ -236,6 +236,17 @@ def fit_reason(reason: str) -> str:
 
 
 class Session:
+    # One per socket, alive as long as it is.
+    __slots__ = (
+        "_settled",
+        "application",
+        "operations",
+        "state",
+        "stopping",
+        "subscribed",
+        "transport",
+    )
+
     def __init__(self, transport: Transport, application: Application) -> None:
         self.transport = transport
         self.application = application
@@ -379,6 +390,9 @@ class Session:
 
     async def _run(self, op_id: str, payload: SubscribePayload) -> None:
         results = self.application.run(op_id, payload)
+        # A subscription's frame stays suspended for its whole life: keep
+        # not the subscribe message (the operation drops its own reference).
+        del payload
         try:
             async for result in results:
                 if not self._owns(op_id):

@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 import orjson
 import tornado.web
 import tornado.websocket
-from tornado.httputil import responses
+from tornado.httputil import HTTPHeaders, responses
 from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
@@ -22,6 +22,7 @@ from app.models.auth_token import AuthToken
 from app.models.errors import Unavailable
 from app.models.user import User
 from app.services import Services
+from app.web import proxy
 from app.web.auth import InvalidCredential, find_credential, session_credential
 from app.web.security import same_site, set_security_headers
 
@@ -157,6 +158,8 @@ class PageHandler(BaseHandler):
 class _SignOutWatch:
     """Registered under the socket's credential: closes it on sign-out."""
 
+    __slots__ = ("handler",)
+
     def __init__(self, handler: BaseSocketHandler) -> None:
         self.handler = handler
 
@@ -165,12 +168,28 @@ class _SignOutWatch:
         IOLoop.current().add_callback(self.handler.close, SIGNED_OUT, "Forbidden: signed out")
 
 
+class _Queue(list[Any]):
+    """A list that answers to `popleft`: the deque methods Tornado's
+    IOStream uses on its write queues (append, popleft, [0], [-1], clear,
+    len, iteration). An empty deque costs ~760 bytes (it allocates a block
+    of 64 slots at once), an empty list 56; an idle socket's queues are
+    empty, and a busy one's stay short (the stream merges small writes)."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
 class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     """What every WebSocket of ours does: who it is, limits, and Nagle off."""
 
     services: Services
     credential: AuthToken | None = None
     allow_query_token = True
+    #: Kept by `services.heartbeat` (app.web.heartbeat), which pings.
+    heartbeat_slot: int
+    awaiting_pong = False
 
     def initialize(self, services: Services) -> None:
         self.services = services
@@ -235,14 +254,60 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
         # Nagle's algorithm holds small frames back by up to 40 ms.
         self.set_nodelay(True)
+        self.shed_upgrade()
         self.services.sockets.add(self)
+        self.services.heartbeat.add(self)
         metrics.open_sockets.labels(self.kind).inc()
         if self.credential is not None:
             self.watch(self.credential)
         return None
 
+    def shed_upgrade(self) -> None:
+        """Drops what only the upgrade needed, which an open socket would
+        otherwise hold for its whole life (memory per idle connection, ~2 KB
+        with a browser's headers): the request's headers but for those read
+        afterwards (`proxy.HEADERS`, for the client's address in each
+        operation's context), its parsed cookies, the 101's response
+        headers (sent), Tornado's template helpers (a socket renders
+        nothing), and the HTTP/1 connection objects the upgrade was read
+        and answered through (the stream, detached from them, is the
+        socket's now; they hold the raw request headers, futures and a
+        finished task)."""
+        request = self.request
+        request.connection = None
+        request.server_connection = None
+        # Emptied in place, not replaced: Tornado's `get`, suspended for the
+        # socket's whole life, holds this very object in a local variable.
+        headers = request.headers
+        kept = [(name, value) for name in proxy.HEADERS for value in headers.get_list(name)]
+        HTTPHeaders.__init__(headers)
+        for name, value in kept:
+            headers.add(name, value)
+        request.__dict__.pop("_cookies", None)
+        self._headers = HTTPHeaders()
+        self.ui = None  # type: ignore[assignment]
+        # The stream's two write queues, if empty (as after the 101), as
+        # lists (`_Queue`). Tornado internals, like app.realtime.writer's;
+        # tests/test_writer.py fails loudly if they move.
+        stream: Any = self.ws_connection.stream if self.ws_connection is not None else None
+        if stream is not None and not stream._write_futures and not stream._write_buffer:
+            stream._write_futures = _Queue()
+            stream._write_buffer._buffers = _Queue()
+
+    def ping_now(self) -> bool:
+        """Sends a WebSocket ping (for the heartbeat); False when closing."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return False
+        connection.write_ping(b"")
+        return True
+
+    def on_pong(self, data: bytes) -> None:
+        self.awaiting_pong = False
+
     def on_close(self) -> None:
         if self in self.services.sockets:
             self.services.sockets.discard(self)
             metrics.open_sockets.labels(self.kind).dec()
+        self.services.heartbeat.discard(self)
         self.unwatch()

@@ -68,9 +68,12 @@ class GraphQLSocketHandler(BaseSocketHandler):
         super().clear()
         self._headers = CanonicalHeaders(self._headers)
 
-    async def get(self, *args: str, **kwargs: str) -> None:
-        if self.authenticate():
-            await super().get(*args, **kwargs)
+    def prepare(self) -> None:
+        # Here rather than in an override of `get`: a coroutine wrapping
+        # Tornado's would stay suspended for the socket's whole life (memory
+        # per idle connection). Refusing finishes the request, and Tornado
+        # then does not call `get`.
+        self.authenticate()
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         # gql offers the legacy "graphql-ws" first: pick ours from the list.
@@ -110,9 +113,11 @@ class GraphQLSocketHandler(BaseSocketHandler):
             self.session.closed()
 
 
-class _Operations(protocol.Application):
+class _Operations:
     """What the session needs from the app: accept the init payload, and
     run operations with the connection's credential."""
+
+    __slots__ = ("handler",)
 
     def __init__(self, handler: GraphQLSocketHandler) -> None:
         self.handler = handler

@@ -18,6 +18,10 @@ import ipaddress
 
 from tornado.httputil import HTTPServerRequest
 
+#: Every request header read here: what an open socket keeps of its
+#: upgrade request (app.web.base.BaseSocketHandler.shed_upgrade).
+HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")
+
 
 def _last(value: str) -> str:
     return value.rsplit(",", 1)[-1].strip()

@@ -69,7 +69,7 @@ class Settings:
     subscribers: int = 1000
     events: int = 100
     big_subscribers: int = 10000
-    big_events: int = 10
+    big_events: int = 20
     big_processes: int = 2
     clients: int = 32
     seconds: float = 10.0

@@ -42,6 +42,8 @@ class KeepAliveClient:
         assert self.writer is not None
         self.writer.write(request)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
         status = int(status_line.split()[1])
         length = 0
         while True:

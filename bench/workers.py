@@ -1,6 +1,7 @@
 """Subscriber worker processes, driven over a pipe.
 
-A worker opens its share of subscribers and reports "ready"; then, for
+A worker opens its share of subscribers, a window of handshakes at a time,
+and reports ("ready", connected, failed, some errors, seconds); then, for
 every counter value that all of its subscribers have received, it reports
 ("done", value, first receipt, last receipt). On "finish" it sends a
 summary (order check, errors, its CPU time) and exits.
@@ -18,6 +19,15 @@ from multiprocessing.process import BaseProcess
 from bench.gqlws import Subscriber, check_order, connect
 from bench.limits import raise_open_file_limit
 
+#: Handshakes in flight across all workers, under the listen backlog.
+HANDSHAKES_IN_FLIGHT = 96
+#: Seconds for one connection to be open, upgraded and acknowledged.
+CONNECT_TIMEOUT = 30.0
+#: Failures after which a worker stops trying (or 1% of its share).
+GIVE_UP_AFTER = 100
+#: Seconds a worker spends connecting at most.
+CONNECT_DEADLINE = 240.0
+
 
 async def _run(
     conn: Connection,
@@ -27,6 +37,7 @@ async def _run(
     report_each: bool,
     sources: list[str] | None,
     offset: int,
+    in_flight: int,
 ) -> None:
     raise_open_file_limit(count + 1000)
     loop = asyncio.get_running_loop()
@@ -50,18 +61,41 @@ async def _run(
     subscribers: list[Subscriber] = []
     failures: list[str] = []
     began = time.monotonic()
-    for start in range(0, count, 100):  # connect in bursts of 100
-        batch = [
-            connect(url, counter, on_event, source(n))
-            for n in range(start, min(count, start + 100))
-        ]
-        for outcome in await asyncio.gather(*batch, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                failures.append(f"{type(outcome).__name__}: {outcome}")
+    # A window of handshakes in flight, not bursts: a burst waits for its
+    # slowest, and more than the server's listen backlog (Tornado: 128)
+    # at once overflows it, so that handshakes stall for seconds in SYN
+    # retries instead of measuring the server.
+    window = asyncio.Semaphore(in_flight)
+    # Bounded even against a server that stops accepting (out of
+    # descriptors): each connection has CONNECT_TIMEOUT, and after
+    # GIVE_UP_AFTER failures, or past CONNECT_DEADLINE, the rest are
+    # counted as failed without trying.
+    give_up = max(GIVE_UP_AFTER, count // 100)
+    deadline = began + CONNECT_DEADLINE
+    skipped = [0]
+
+    async def one(n: int) -> None:
+        async with window:
+            if len(failures) >= give_up or time.monotonic() > deadline:
+                skipped[0] += 1
+                return
+            try:
+                subscriber = await asyncio.wait_for(
+                    connect(url, counter, on_event, source(n)), CONNECT_TIMEOUT
+                )
+            except Exception as error:  # any failure to connect is counted, not fatal
+                failures.append(f"{type(error).__name__}: {error}")
             else:
-                subscribers.append(outcome)
+                subscribers.append(subscriber)
+
+    await asyncio.gather(*(one(n) for n in range(count)))
+    if skipped[0]:
+        failures.append(
+            f"{skipped[0]} not attempted after {len(failures)} failures or the deadline"
+        )
     connected[0] = len(subscribers)
-    conn.send(("ready", len(subscribers), len(failures), failures[:3], time.monotonic() - began))
+    failed = count - len(subscribers)
+    conn.send(("ready", len(subscribers), failed, failures[:3], time.monotonic() - began))
     cpu_ready = time.process_time()
 
     finished = loop.create_future()
@@ -99,8 +133,9 @@ def worker(
     report_each: bool,
     sources: list[str] | None = None,
     offset: int = 0,
+    in_flight: int = 100,
 ) -> None:
-    asyncio.run(_run(conn, url, counter, count, report_each, sources, offset))
+    asyncio.run(_run(conn, url, counter, count, report_each, sources, offset, in_flight))
 
 
 @dataclass
@@ -132,6 +167,7 @@ def start_workers(
     loopback addresses to connect from, in turn (bench.limits)."""
     context = multiprocessing.get_context("spawn")
     shares = [total // processes + (1 if n < total % processes else 0) for n in range(processes)]
+    in_flight = max(8, HANDSHAKES_IN_FLIGHT // processes)
     began = time.monotonic()
     procs, pipes = [], []
     offset = 0
@@ -141,7 +177,7 @@ def start_workers(
         parent, child = context.Pipe()
         proc = context.Process(
             target=worker,
-            args=(child, url, counter, share, report_each, sources, offset),
+            args=(child, url, counter, share, report_each, sources, offset, in_flight),
             daemon=True,
         )
         proc.start()

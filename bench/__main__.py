@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     mem.add_argument(
         "--processes", type=int, default=1, help="client processes (~15,000 connections each)"
     )
+    mem.add_argument(
+        "--sources",
+        type=int,
+        default=None,
+        help="loopback source addresses to connect from (default: 1 per 20,000 connections)",
+    )
 
     cmp = commands.add_parser("compare", help="the suite against us and the Strawberry peer")
     defaults = compare.Settings()
@@ -143,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         show = print_mutations
     else:
-        result = memory.run(args.url, args.server_pid, args.connections, args.processes)
+        result = memory.run(
+            args.url, args.server_pid, args.connections, args.processes, args.sources
+        )
         show = print_memory
     if args.json:
         print(json.dumps(asdict(result)))

@@ -60,7 +60,12 @@ def source_addresses(connections: int) -> list[str] | None:
     plenty, connect as usual)."""
     if connections <= PER_SOURCE_ADDRESS:
         return None
-    return [f"127.0.0.{2 + n}" for n in range(math.ceil(connections / PER_SOURCE_ADDRESS))]
+    return loopback(math.ceil(connections / PER_SOURCE_ADDRESS))
+
+
+def loopback(count: int) -> list[str] | None:
+    """`count` loopback source addresses from 127.0.0.2 (None for none)."""
+    return [f"127.0.0.{2 + n}" for n in range(count)] or None
 
 
 def bound_socket(source: str) -> socket.socket:

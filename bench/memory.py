@@ -20,7 +20,7 @@ import psutil
 
 from bench.fanout import INCREMENT, collect
 from bench.httpclient import KeepAliveClient
-from bench.limits import source_addresses
+from bench.limits import loopback, source_addresses
 from bench.mutations import increment_once
 from bench.workers import finish_workers, start_workers
 
@@ -45,9 +45,16 @@ class MemoryResult:
 
 
 def run(
-    base_url: str, server_pid: int, connections: int = 1000, processes: int = 1
+    base_url: str,
+    server_pid: int,
+    connections: int = 1000,
+    processes: int = 1,
+    sources: int | None = None,
 ) -> MemoryResult:
-    return asyncio.run(_measure(base_url, server_pid, connections, processes))
+    """`sources`: how many loopback source addresses to connect from
+    (default: as many as `connections` needs, bench.limits)."""
+    addresses = source_addresses(connections) if sources is None else loopback(sources)
+    return asyncio.run(_measure(base_url, server_pid, connections, processes, addresses))
 
 
 #: Descriptors a server needs besides the measured sockets (listening
@@ -70,7 +77,7 @@ def _room(server: psutil.Process, connections: int) -> tuple[int, list[str]]:
 
 
 async def _measure(
-    base_url: str, server_pid: int, connections: int, processes: int
+    base_url: str, server_pid: int, connections: int, processes: int, sources: list[str] | None
 ) -> MemoryResult:
     server = psutil.Process(server_pid)
     counter = f"bench-{uuid.uuid4().hex[:8]}"
@@ -107,7 +114,7 @@ async def _measure(
         attempted,
         processes,
         report_each=False,
-        sources=source_addresses(connections),
+        sources=sources,
     )
     # Subscriptions register just after their ack: change the counter until
     # one event reaches every connection, which proves all are subscribed.

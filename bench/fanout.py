@@ -115,7 +115,9 @@ async def _drive(
     request = client.request_bytes(INCREMENT, {"n": counter})
 
     async def increment() -> int:
-        _, body = await client.send(request)
+        # The connection idles while the workers report (seconds, with a
+        # slow server): it may have been closed meanwhile.
+        _, body = await client.send_reopening(request)
         return orjson.loads(body)["data"]["incrementCounter"]["value"]
 
     # Warm up until one event reaches every subscriber: all are registered.

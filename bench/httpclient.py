@@ -56,6 +56,18 @@ class KeepAliveClient:
         body = await self.reader.readexactly(length)
         return status, body
 
+    async def send_reopening(self, request: bytes) -> tuple[int, bytes]:
+        """`send`, on a fresh connection once more if the server had closed
+        this one while it was idle (uvicorn does after 5 s, Tornado after
+        its idle timeout). Only for requests whose repetition does no harm
+        to the measurement: the exactly-once counts never use it."""
+        try:
+            return await self.send(request)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            await self.open()
+            return await self.send(request)
+
     async def graphql(self, query: str, variables: dict | None = None) -> dict:
         status, body = await self.send(self.request_bytes(query, variables))
         if status != 200:

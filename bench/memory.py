@@ -93,12 +93,7 @@ async def _measure(
     request = writer.request_bytes(INCREMENT, {"n": counter})
 
     async def increment() -> int:
-        try:
-            status, body = await asyncio.wait_for(writer.send(request), 30)
-        except ConnectionError:  # closed while idle (Tornado's idle timeout): once more
-            writer.close()
-            await asyncio.wait_for(writer.open(), 30)
-            status, body = await asyncio.wait_for(writer.send(request), 30)
+        status, body = await asyncio.wait_for(writer.send_reopening(request), 60)
         if status != 200:
             raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
         return orjson.loads(body)["data"]["incrementCounter"]["value"]

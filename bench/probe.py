@@ -46,7 +46,7 @@ async def _probe(conn: Connection, base_url: str, pause: float, max_seconds: flo
     while not stop.done() and time.monotonic() < deadline:
         sent = time.monotonic_ns()
         try:
-            status, body = await asyncio.wait_for(client.send(request), 30)
+            status, body = await asyncio.wait_for(client.send_reopening(request), 30)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             samples.append((sent, time.monotonic_ns() - sent, False))
             break

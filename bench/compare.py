@@ -58,7 +58,7 @@ class Row:
         sign = ">=" if self.better == "higher" else "<="
         parts = []
         if self.limit is not None:
-            parts.append(f"{sign} {self.limit:,.4g}")
+            parts.append(f"{sign} {self.limit:,.6g}")
         if self.ratio_target is not None:
             parts.append(f"{sign} {self.ratio_target:.2g}x")
         return " and ".join(parts)
@@ -192,25 +192,32 @@ def run(settings: Settings) -> tuple[list[Row], list[str]]:
         )
         n = f"{s.capacity:,}"
         rows += [
-            Row(f"{n} idle subscribed connections: failed", cap.failed, None, "lower", limit=0),
+            Row(f"{n} idle subscribed connections: connected", cap.connections, None, "higher",
+                limit=s.capacity),
+            Row(f"{n}: failed or not attempted", cap.failed, None, "lower", limit=0),
             Row(f"{n}: KB per connection", cap.per_connection_kb, None, "lower", limit=14),
-            Row(f"{n}: seconds to connect all", cap.connect_seconds, None, "lower"),
-            Row(f"{n}: seconds until all had an event", cap.ready_seconds, None, "lower",
+            Row(f"{n}: seconds to connect", cap.connect_seconds, None, "lower",
                 note=f"server RSS {cap.rss_after_mb:,.0f} MB"),
         ]  # fmt: skip
     problems = [f"{name}: {result}" for name, result in results if not result.clean]
     return rows, problems
 
 
+def _figure(value: float) -> str:
+    """Counts without decimals, measurements with one."""
+    if math.isfinite(value) and (value == int(value) or abs(value) >= 10000):
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
 def print_rows(rows: list[Row], problems: list[str]) -> None:
     print(f"{'metric':54} {'ours':>10} {'strawberry':>11} {'ratio':>8}  {'target':22} met")
     for row in rows:
         met = {None: "", True: "met", False: "NOT met"}[row.met]
-        peer = "-" if row.peer is None else f"{row.peer:,.1f}"
+        peer = "-" if row.peer is None else _figure(row.peer)
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        line = (
-            f"{row.metric:54} {row.ours:10,.1f} {peer:>11} {ratio:>8}  {row.target_text():22} {met}"
-        )
+        ours, target = _figure(row.ours), row.target_text()
+        line = f"{row.metric:54} {ours:>10} {peer:>11} {ratio:>8}  {target:22} {met}"
         print(line + (f"  ({row.note})" if row.note else ""))
     for problem in problems:
         print("NOT CLEAN:", problem)

@@ -17,7 +17,9 @@ from multiprocessing.connection import wait
 import orjson
 
 from bench.httpclient import KeepAliveClient
-from bench.workers import finish_workers, start_workers
+from bench.limits import source_addresses
+from bench.probe import Probe
+from bench.workers import Started, finish_workers, start_workers
 
 INCREMENT = "mutation($n: String!) { incrementCounter(name: $n) { value } }"
 
@@ -39,6 +41,16 @@ class FanoutResult:
     timed_out: int
     client_cpu_seconds: float
     errors: list[str]
+    #: Seconds to connect and acknowledge every subscriber.
+    connect_seconds: float = float("nan")
+    #: The probe (`{ __typename }`, one at a time) with the subscribers idle,
+    #: and while the events went out: does a request wait behind a fan-out?
+    probe_idle_p50_ms: float = float("nan")
+    probe_requests: int = 0
+    probe_p50_ms: float = float("nan")
+    probe_p99_ms: float = float("nan")
+    probe_max_ms: float = float("nan")
+    probe_failed: int = 0
 
     @property
     def clean(self) -> bool:
@@ -54,11 +66,24 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run(base_url: str, subscribers: int, events: int, processes: int = 1) -> FanoutResult:
+def run(
+    base_url: str, subscribers: int, events: int, processes: int = 1, probe: bool = False
+) -> FanoutResult:
+    """With `probe`, a probe process (bench.probe) times a cheap query
+    throughout: idle for a second before the events, then while they go out."""
     counter = f"bench-{uuid.uuid4().hex[:8]}"
     ws_url = "ws" + base_url.removeprefix("http") + "/graphql"
-    procs, pipes = start_workers(ws_url, counter, subscribers, processes)
-    return asyncio.run(_drive(base_url, counter, subscribers, events, procs, pipes))
+    started = start_workers(
+        ws_url, counter, subscribers, processes, sources=source_addresses(subscribers)
+    )
+    prober = Probe(base_url) if probe else None
+    try:
+        result = asyncio.run(_drive(base_url, counter, events, started, prober))
+    finally:
+        if prober is not None and prober.proc.is_alive():
+            prober.proc.kill()
+    result.connect_seconds = started.seconds
+    return result
 
 
 def collect(pipes, value: int, timeout: float) -> tuple[int, int] | None:
@@ -79,25 +104,35 @@ def collect(pipes, value: int, timeout: float) -> tuple[int, int] | None:
     return first, last
 
 
-async def _drive(base_url, counter, subscribers, events, procs, pipes) -> FanoutResult:
+async def _drive(
+    base_url: str, counter: str, events: int, workers: Started, prober: Probe | None
+) -> FanoutResult:
+    pipes, subscribers = workers.pipes, workers.connected
+    # Generous for a slow server: one event to 10,000 may take seconds.
+    wait = 10.0 + subscribers / 1000
     client = KeepAliveClient(base_url)
     await client.open()
     request = client.request_bytes(INCREMENT, {"n": counter})
 
     async def increment() -> int:
-        _, body = await client.send(request)
+        # The connection idles while the workers report (seconds, with a
+        # slow server): it may have been closed meanwhile.
+        _, body = await client.send_reopening(request)
         return orjson.loads(body)["data"]["incrementCounter"]["value"]
 
     # Warm up until one event reaches every subscriber: all are registered.
     since = None
-    for _ in range(50):
+    for _ in range(20):
         value = await increment()
-        if collect(pipes, value, 1.0) is not None:
+        if collect(pipes, value, 1.0 + subscribers / 1000) is not None:
             since = value
             break
     if since is None:
         raise RuntimeError("subscribers never all received a warm-up event")
 
+    idle_start = time.monotonic_ns()
+    if prober is not None:
+        await asyncio.sleep(1.0)  # the probe alone: its latency with nothing going on
     cpu_before = time.process_time()
     firsts: list[float] = []
     lasts: list[float] = []
@@ -107,7 +142,7 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
     for _ in range(events):
         sent = time.monotonic_ns()
         value = await increment()
-        receipt = collect(pipes, value, 10.0)
+        receipt = collect(pipes, value, wait)
         if receipt is None:
             timed_out += 1
             continue
@@ -115,9 +150,16 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
         lasts.append((receipt[1] - sent) / 1e6)
         finished = receipt[1]
     seconds = (finished - started) / 1e9
+    ended = time.monotonic_ns()
     client.close()
+    idle = busy = None
+    if prober is not None:
+        prober.stop()
+        idle, busy = prober.window(idle_start, started), prober.window(started, ended)
 
-    lost, duplicated, out_of_order, errors, worker_cpu = finish_workers(procs, pipes, since)
+    lost, duplicated, out_of_order, errors, worker_cpu = finish_workers(workers.procs, pipes, since)
+    if workers.failed:
+        errors = [f"{workers.failed} subscribers failed to connect", *workers.errors, *errors]
     delivered = len(lasts) * subscribers
     return FanoutResult(
         subscribers=subscribers,
@@ -135,4 +177,10 @@ async def _drive(base_url, counter, subscribers, events, procs, pipes) -> Fanout
         timed_out=timed_out,
         client_cpu_seconds=worker_cpu + time.process_time() - cpu_before,
         errors=errors,
+        probe_idle_p50_ms=idle.p50_ms if idle else float("nan"),
+        probe_requests=busy.requests if busy else 0,
+        probe_p50_ms=busy.p50_ms if busy else float("nan"),
+        probe_p99_ms=busy.p99_ms if busy else float("nan"),
+        probe_max_ms=busy.max_ms if busy else float("nan"),
+        probe_failed=(busy.failed + idle.failed) if busy and idle else 0,
     )

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from bench.limits import bound_socket
+
 SUBSCRIPTION = (
     "subscription($name: String!) { counter(name: $name) "
     "{ type value previousValue timestamp metadata { name operationCount } } }"
@@ -81,12 +83,18 @@ class Subscriber(WSListener):
             self.closed.set_result(None)
 
 
-async def connect(url: str, counter: str, on_event) -> Subscriber:
+async def connect(url: str, counter: str, on_event, source: str | None = None) -> Subscriber:
+    """One acknowledged subscriber; from loopback address `source` if given
+    (bench.limits: large runs spread over several)."""
     _, subscriber = await ws_connect(
         lambda: Subscriber(counter, on_event),
         url,
         extra_headers={"Sec-WebSocket-Protocol": "graphql-transport-ws"},
         websocket_handshake_timeout=30,
+        # Events are a few hundred bytes: picows' default 16 KiB per socket
+        # would make the client, not the server, the limit at 50,000.
+        read_buffer_init_size=2048,
+        socket_factory=None if source is None else (lambda _url: bound_socket(source)),
     )
     await asyncio.wait_for(subscriber.acked, 30)
     return subscriber

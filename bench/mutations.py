@@ -1,5 +1,8 @@
-"""Mutation throughput: C keep-alive HTTP clients sending incrementCounter
-for S seconds, optionally while W subscribers watch that counter.
+"""Mutation throughput: C clients incrementing one counter for S seconds,
+optionally while W subscribers watch that counter. The clients write
+through POST /graphql (`incrementCounter`, keep-alive) or, `via="socket"`,
+through the counter socket (bench.socket_writers; ours only, the peer has
+no such path).
 
 Counts acknowledged increments, then checks that the counter grew by
 exactly that many (no lost update) and that every watcher received every
@@ -15,16 +18,19 @@ import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from bench import socket_writers
 from bench.fanout import INCREMENT, collect
 from bench.httpclient import KeepAliveClient
 from bench.workers import finish_workers, start_workers
 
+VIAS = ("http", "socket")
 VALUE = "query($n: String!) { counter(name: $n) { value } }"
 
 
 @dataclass
 class MutationResult:
     clients: int
+    via: str
     watchers: int
     seconds: float
     acknowledged: int
@@ -70,10 +76,11 @@ async def _hammer(base_url: str, counter: str, clients: int, seconds: float) -> 
 
 
 def _hammer_process(
-    conn: Connection, base_url: str, counter: str, clients: int, seconds: float
+    conn: Connection, base_url: str, counter: str, clients: int, seconds: float, via: str
 ) -> None:
     cpu = time.process_time()
-    ok, failed = asyncio.run(_hammer(base_url, counter, clients, seconds))
+    hammer = socket_writers.hammer if via == "socket" else _hammer
+    ok, failed = asyncio.run(hammer(base_url, counter, clients, seconds))
     conn.send((ok, failed, time.process_time() - cpu))
 
 
@@ -87,13 +94,21 @@ async def _value(base_url: str, counter: str) -> int:
 
 
 def run(
-    base_url: str, clients: int = 32, seconds: float = 10.0, watchers: int = 0, processes: int = 1
+    base_url: str,
+    clients: int = 32,
+    seconds: float = 10.0,
+    watchers: int = 0,
+    processes: int = 1,
+    via: str = "http",
 ) -> MutationResult:
+    if via not in VIAS:
+        raise ValueError(f"via must be one of {', '.join(VIAS)}, not {via!r}")
     counter = f"bench-{uuid.uuid4().hex[:8]}"
     ws_url = "ws" + base_url.removeprefix("http") + "/graphql"
-    procs, pipes = ([], [])
+    procs, pipes = [], []
     if watchers:
-        procs, pipes = start_workers(ws_url, counter, watchers, 1, report_each=False)
+        started = start_workers(ws_url, counter, watchers, 1, report_each=False)
+        procs, pipes = started.procs, started.pipes
     # One increment that every watcher must see: then all are registered.
     start = asyncio.run(increment_once(base_url, counter))
     if watchers:
@@ -111,7 +126,9 @@ def run(
     for share in shares:
         parent, child = context.Pipe()
         proc = context.Process(
-            target=_hammer_process, args=(child, base_url, counter, share, seconds), daemon=True
+            target=_hammer_process,
+            args=(child, base_url, counter, share, seconds, via),
+            daemon=True,
         )
         proc.start()
         runners.append((proc, parent))
@@ -135,6 +152,7 @@ def run(
         cpu += worker_cpu
     return MutationResult(
         clients=clients,
+        via=via,
         watchers=watchers,
         seconds=elapsed,
         acknowledged=ok,

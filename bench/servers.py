@@ -1,4 +1,9 @@
-"""Starting the servers under test: ours and the reference peer."""
+"""Starting the servers under test: ours and the reference peer.
+
+Each starts with its descriptor limit raised (bench.limits) by the bench
+itself, so that runs with tens of thousands of sockets do not depend on
+what the server does with its own limit.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.limits import preexec_raise_limit
+
 PROJECT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = PROJECT / "bench" / "peers" / ".venv" / "bin" / "python"
 
@@ -22,25 +29,41 @@ def free_port() -> int:
 
 
 class Running:
-    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], port: int, cwd: Path = PROJECT
+    ) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
         self.folder = tempfile.TemporaryDirectory(prefix=f"bench-{name}-")
         env = {**os.environ, **{k: v.format(folder=self.folder.name) for k, v in env.items()}}
         env.pop("PORT", None)
+        # A file, not a pipe nobody reads: a server that logs a lot (tens of
+        # thousands of connections) would stall on a full pipe.
+        self.log = open(Path(self.folder.name) / "server.log", "w+b")  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            preexec_fn=preexec_raise_limit,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{name} exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {self.output()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"{name} did not start in 30 s")
+
+    def output(self) -> str:
+        """What the server printed to stderr so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     @property
     def pid(self) -> int:
@@ -59,15 +82,16 @@ class Running:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stderr.close()
+        self.log.close()
         self.folder.cleanup()
 
 
-def ours() -> Running:
+def ours(checkout: Path = PROJECT) -> Running:
+    """Our server from `checkout` (this one by default; another worktree
+    gives "before" figures with the same load tool)."""
     port = free_port()
-    return Running(
-        "ours", [sys.executable, "server.py", f"--port={port}"], {"DATA_DIR": "{folder}"}, port
-    )
+    command = [sys.executable, str(Path(checkout) / "server.py"), f"--port={port}"]
+    return Running("ours", command, {"DATA_DIR": "{folder}"}, port, cwd=Path(checkout))
 
 
 def peer() -> Running:

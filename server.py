@@ -63,7 +63,7 @@ def free_port_after(port: int, host: str) -> int:
         return probe.getsockname()[1]
 
 
-async def serve() -> None:
+async def serve(open_files: int) -> None:
     settings = load_settings(sys.argv[1:])
     # Before anything is logged, so that a busy port is the only line.
     if not settings.command and not port_is_free(settings.port, settings.host):
@@ -84,6 +84,8 @@ async def serve() -> None:
     server = http_server.listen(app, settings)
     where = settings.sqlite_path or "the database at DATABASE_URL"
     log.info("serving on http://%s:%d/ (data: %s)", settings.host, settings.port, where)
+    # The most sockets this process can hold open at once.
+    log.info("open files limit: %d (each socket is one)", open_files)
     await shutdown.wait_for_stop_signal()
     await shutdown.drain(server, app.settings["services"])
     await app.settings["services"].realtime.stop()
@@ -94,11 +96,9 @@ def main() -> None:
     limit = raise_open_file_limit()
     tornado.log.enable_pretty_logging()
     logging.getLogger().setLevel(logging.INFO)
-    # Said at start: the most sockets this process can hold open at once.
-    log.info("open files limit: %d (each socket is one)", limit)
     try:
         # uvloop under Tornado: ~25% more mutations a second here (bench/).
-        uvloop.run(serve())
+        uvloop.run(serve(limit))
     except SettingsError as error:
         log.error("%s", error)
         sys.exit(2)

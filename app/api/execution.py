@@ -45,9 +45,12 @@ from app.api.limits import (
     DOCUMENT_CACHE_BYTES,
     EXECUTION_BUDGET,
     MAX_TOKENS,
+    PERSISTED_QUERIES,
+    PERSISTED_QUERY_BYTES,
     QueryLimitsRule,
     variables_problem,
 )
+from app.api.persisted import PersistedQueries, PersistedQueryError, requested_hash
 from app.api.plan import CompiledDocument, Plan
 from app.api.resolvers.base import Context
 from app.db import in_database_thread, in_write_batch, settled
@@ -60,7 +63,8 @@ LIMIT_RULES = (QueryLimitsRule, QueryCostRule)
 
 @dataclass(frozen=True, slots=True)
 class GraphQLRequest:
-    query: str
+    #: None when the request names a persisted query by its hash alone.
+    query: str | None
     variables: Mapping[str, Any] | None = None
     operation_name: str | None = None
     extensions: Mapping[str, Any] | None = None
@@ -105,6 +109,8 @@ class Executor:
             raise ValueError("the schema has @defer or @stream; plans cannot run them")
         self.schema = schema
         self.documents = DocumentCache(self._compile, cache_size, cache_bytes)
+        #: Automatic persisted queries: hash -> query text (app.api.persisted).
+        self.persisted = PersistedQueries(PERSISTED_QUERIES, PERSISTED_QUERY_BYTES)
         #: Seconds one operation may hold the loop executing (app.api.budget).
         self.budget = budget
 
@@ -124,17 +130,30 @@ class Executor:
 
     def prepare(
         self,
-        query: str,
+        query: str | None,
         operation_name: str | None,
         variables: Mapping[str, Any] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> Prepared | RequestFailure:
-        """The validated operation to run, or why it cannot run."""
+        """The validated operation to run, or why it cannot run. The query
+        may be named by `extensions.persistedQuery` instead of sent."""
         problem = variables_problem(variables or {})
         if problem is not None:
             return _failure([request_error(problem, BAD_USER_INPUT)], BAD_USER_INPUT)
+        try:
+            sha = requested_hash(extensions)
+            if sha is not None:
+                query = self.persisted.query_for(sha, query)
+        except PersistedQueryError as error:
+            return _failure([request_error(str(error), error.code)], error.code)
+        if query is None:
+            message = "The request has no `query`: send the GraphQL document as `query`."
+            return _failure([request_error(message, BAD_USER_INPUT)], BAD_USER_INPUT)
         compiled = self.documents.get(query)
         if isinstance(compiled, RequestFailure):
             return compiled
+        if sha is not None:
+            self.persisted.keep(sha, query)
         plan = compiled.plan(self.schema, operation_name)
         if plan is None:
             message = (

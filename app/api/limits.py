@@ -69,6 +69,10 @@ EXECUTION_BUDGET = 1.0
 MAX_BODY_BYTES = 1024 * 1024
 #: Bytes of parsed documents kept for reuse (app.api.document_cache).
 DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
+#: Automatic persisted queries kept per process (app.api.persisted): the
+#: query texts only, least recently used out.
+PERSISTED_QUERIES = 2_000
+PERSISTED_QUERY_BYTES = 8 * 1024 * 1024
 NUL_MESSAGE = "Text may not contain a NUL character (\\u0000); remove it from the {where}."
 
 

@@ -43,7 +43,10 @@ async def run_operation(
 ) -> AsyncIterator[dict[str, Any]]:
     since = _since(payload)
     prepared = executor.prepare(
-        payload["query"], payload.get("operationName"), payload.get("variables")
+        payload.get("query"),
+        payload.get("operationName"),
+        payload.get("variables"),
+        payload.get("extensions"),
     )
     if isinstance(prepared, RequestFailure):
         raise OperationError(prepared.errors)

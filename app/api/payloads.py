@@ -12,7 +12,8 @@ from typing import Any, NotRequired, TypedDict
 
 
 class SubscribePayload(TypedDict):
-    query: str
+    #: Absent when `extensions.persistedQuery` names the query by its hash.
+    query: NotRequired[str]
     operationName: NotRequired[str | None]
     variables: NotRequired[dict[str, Any] | None]
     extensions: NotRequired[dict[str, Any] | None]

@@ -207,8 +207,11 @@ def _valid_subscribe(message: dict[str, Any]) -> bool:
     op_id, payload = message.get("id"), message.get("payload")
     if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
         return False
+    query, extensions = payload.get("query"), payload.get("extensions")
+    # The query may be named by its hash alone (app.api.persisted).
+    named = isinstance(extensions, dict) and "persistedQuery" in extensions
     return (
-        isinstance(payload.get("query"), str)
+        (isinstance(query, str) or (query is None and named))
         and _optional_object(payload.get("variables"))
         and _optional_object(payload.get("extensions"))
         and isinstance(payload.get("operationName", ""), str | None)

@@ -95,9 +95,11 @@ def _optional_object(params: dict[str, Any], key: str) -> dict[str, Any] | None:
 def parse_params(params: dict[str, Any]) -> GraphQLRequest:
     """Checks the request parameters' types (the spec's well-formedness)."""
     query = params.get("query")
-    if query is None:
+    extensions = _optional_object(params, "extensions")
+    if query is None and "persistedQuery" not in (extensions or {}):
+        # (A persisted query may be named by its hash alone: app.api.persisted.)
         raise BadRequest("The request has no `query`: send the GraphQL document as `query`.")
-    if not isinstance(query, str):
+    if query is not None and not isinstance(query, str):
         raise BadRequest("`query` must be a string holding a GraphQL document.")
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
@@ -106,7 +108,7 @@ def parse_params(params: dict[str, Any]) -> GraphQLRequest:
         query=query,
         variables=_optional_object(params, "variables"),
         operation_name=operation_name or None,
-        extensions=_optional_object(params, "extensions"),
+        extensions=extensions,
     )
 
 
@@ -245,7 +247,9 @@ class GraphQLHandler(BaseHandler):
 
     async def answer(self, request: GraphQLRequest, allow_mutations: bool) -> None:
         executor = self.services.executor
-        prepared = executor.prepare(request.query, request.operation_name, request.variables)
+        prepared = executor.prepare(
+            request.query, request.operation_name, request.variables, request.extensions
+        )
         if isinstance(prepared, RequestFailure):
             self.reply(prepared)
             return

@@ -5,15 +5,18 @@ moments are refused in words; on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import peewee
 import pytest
 
 from app.config import Settings
+from app.db import database
 from tests.clients import Clients
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
@@ -174,6 +177,48 @@ async def test_history_since_keeps_the_operations_from_that_moment_and_pages(cli
     # A moment after the last operation keeps none.
     later = iso(datetime.now(UTC) + timedelta(minutes=1))
     assert await pages(clients, {"name": "window", "since": later}) == ([], {0}, 1)
+
+
+def plan_of(sql: str, params: Any) -> str:
+    """How the database runs a statement, as if its table were large: on
+    PostgreSQL with sequential scans ruled out, as its planner would rule
+    them out for a long log."""
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        with database.atomic():
+            database.execute_sql("SET LOCAL enable_seqscan = off")
+            rows = database.execute_sql("EXPLAIN " + sql, params).fetchall()
+    else:
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    return "\n".join(" ".join(map(str, row)) for row in rows)
+
+
+TIME_INDEX = "counter_operation_counter_id_timestamp_id"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_past_is_read_through_the_time_index(clients, caplog):
+    """A counter at a moment is one step down the operations' time index
+    (no sort), and a window of history a range of it: none of them walks
+    back through the counter's whole log."""
+    for _ in range(3):
+        await clients.data('mutation { incrementCounter(name: "indexed") { value } }')
+    at = iso(datetime.now(UTC) - timedelta(milliseconds=1))
+    since = iso(datetime.now(UTC) - timedelta(hours=1))
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        await clients.data(SINCE, {"name": "indexed", "at": at, "since": since, "after": None})
+    reads = [
+        record.msg
+        for record in caplog.records
+        if isinstance(record.msg, tuple) and '"counter_operation"' in record.msg[0]
+    ]
+    assert len(reads) == 3, reads  # the counter then, a page of the window, its count
+    plans = [plan_of(sql, params) for sql, params in reads]
+    for plan in plans:
+        assert TIME_INDEX in plan, plan
+        assert "Seq Scan" not in plan, plan
+        assert "SCAN t1" not in plan, plan
+    assert "Sort" not in plans[0], plans[0]
+    assert "TEMP B-TREE" not in plans[0], plans[0]
 
 
 BAD_INPUT = {

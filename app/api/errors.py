@@ -62,6 +62,10 @@ def format_error(error: GraphQLError, default_code: str) -> dict[str, Any]:
     if original is None or isinstance(original, GraphQLError):
         formatted = error.formatted
         extensions = dict(formatted.get("extensions") or {})
+        # A scalar that refuses a value says why, with its own code, and the
+        # engine wraps that error in one of its own (app.api.scalars).
+        if isinstance(original, GraphQLError) and original.extensions:
+            extensions = {**original.extensions, **extensions}
         extensions.setdefault("code", default_code)
         formatted["extensions"] = extensions
         return dict(formatted)

@@ -7,12 +7,16 @@ the history row, numbered with the operation count. That count is the
 event's offset in the counter's stream, and the operation log is the
 stream's replay history (`CounterOperation.replay`; app.models.stream).
 Only after the commit is the change published.
+
+The log also answers for the past: `Counter.as_of` is a counter as it
+stood at a moment, and `CounterOperation.page` keeps a window of time.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import peewee
@@ -48,6 +52,22 @@ def _check_int32(value: int, what: str) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class CounterAsOf:
+    """A counter as it stood at a past moment, rebuilt from its log.
+
+    Kept apart from `Counter` so that nothing can mistake it for the
+    stored row; `as_of` bounds its history to that moment."""
+
+    id: int | None
+    name: str
+    value: int
+    operation_count: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    as_of: datetime
+
+
 class Counter(BaseModel):
     id: peewee.AutoField[int]
     name = peewee.CharField(max_length=64, unique=True)
@@ -80,6 +100,31 @@ class Counter(BaseModel):
                 (cls.updated_at < stamp) | ((cls.updated_at == stamp) & (cls.id < row_id))
             )
         return list(query.limit(limit))
+
+    @classmethod
+    def as_of(cls, name: str, moment: datetime) -> Counter | CounterAsOf:
+        """The counter as it was at `moment` (naive UTC).
+
+        A moment not yet past gives the counter as it is now: a client's
+        clock may run ahead of ours, and nothing can have happened later
+        than now. A moment before the first operation gives the counter
+        at 0, never changed, as every name is before it is stored.
+        """
+        check_name(name)
+        if moment >= utcnow():
+            return cls.lookup(name)
+        stored = cls.get_or_none(cls.name == name)
+        if stored is None:
+            return CounterAsOf(None, name, 0, 0, None, None, moment)
+        last = CounterOperation.last_at_or_before(stored.id, moment)
+        if last is None:
+            return CounterAsOf(stored.id, name, 0, 0, None, None, moment)
+        number = last.operation_number
+        if number is None:  # never so since migration 0005; counted then
+            number = CounterOperation.count_between(stored.id, None, moment)
+        return CounterAsOf(
+            stored.id, name, last.value, number, stored.created_at, last.timestamp, moment
+        )
 
     def recent_history(self, limit: int = 20) -> list[CounterOperation]:
         return CounterOperation.page(self.id, limit)
@@ -219,20 +264,60 @@ class CounterOperation(BaseModel):
 
     @classmethod
     def page(
-        cls, counter_id: int | None, limit: int, after_id: int | None = None
+        cls,
+        counter_id: int | None,
+        limit: int,
+        after_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[CounterOperation]:
-        """A counter's operations newest first, below `after_id` if given."""
+        """A counter's operations newest first, below `after_id` if given,
+        and timestamped within [`since`, `until`] where those are given."""
         if counter_id is None:
             return []
         query = (
             cls.select(cls, User)
             .join(User, peewee.JOIN.LEFT_OUTER)
-            .where(cls.counter == counter_id)
+            .where(cls._window(counter_id, since, until))
             .order_by(cls.id.desc())
         )
         if after_id is not None:
             query = query.where(cls.id < after_id)
         return list(query.limit(limit))
+
+    @classmethod
+    def count_between(
+        cls, counter_id: int | None, since: datetime | None, until: datetime | None
+    ) -> int:
+        """How many of a counter's operations are timestamped within
+        [`since`, `until`]: a range of the (counter_id, timestamp, id) index."""
+        if counter_id is None:
+            return 0
+        return cls.select().where(cls._window(counter_id, since, until)).count()
+
+    @classmethod
+    def last_at_or_before(cls, counter_id: int, moment: datetime) -> CounterOperation | None:
+        """The operation that left the counter as it was at `moment`: the
+        latest timestamped at or before it, one step down the
+        (counter_id, timestamp, id) index (ties, in one millisecond, go to the
+        later row)."""
+        return (
+            cls.select()
+            .where((cls.counter == counter_id) & (cls.timestamp <= moment))
+            .order_by(cls.timestamp.desc(), cls.id.desc())
+            .first()
+        )
+
+    @classmethod
+    def _window(
+        cls, counter_id: int, since: datetime | None, until: datetime | None
+    ) -> peewee.Expression:
+        condition: peewee.Expression = cls.counter == counter_id
+        if since is not None:
+            condition &= cls.timestamp >= since
+        if until is not None:
+            condition &= cls.timestamp <= until
+        return condition
 
     @classmethod
     def replay(

@@ -94,9 +94,11 @@ class CounterPageHandler(PageHandler):
             "counter.html",
             counter=counter,
             history=history[:HISTORY_ITEMS],
-            # Oldest first, for the chart to start from what is rendered.
+            # Oldest first, for the chart to start from what is rendered;
+            # each with its operation number, to tell live events it has.
             chart_points=[
-                [op.timestamp.replace(tzinfo=UTC).timestamp(), op.value] for op in reversed(history)
+                [op.timestamp.replace(tzinfo=UTC).timestamp(), op.value, op.operation_number]
+                for op in reversed(history)
             ],
             watchers=watchers,
             position=position,

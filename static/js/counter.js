@@ -4,6 +4,7 @@ import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
+import { WINDOWS, fetchWindow } from "./counter-window.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
@@ -14,19 +15,31 @@ const updatedEl = root.querySelector("[data-updated]");
 const historyEl = document.querySelector("[data-history]");
 const toggle = root.querySelector("[data-toggle]");
 const watchersEl = root.querySelector("[data-watchers]");
-// The chart keeps more changes than the list shows.
-const CHART_POINTS = 100; // the most `history(first:)` gives
+const figure = document.querySelector("[data-chart=value]");
+const windowEl = figure.querySelector("[data-window]");
+const windowNoteEl = figure.querySelector("[data-window-note]");
 const LIST_ITEMS = 20;
-const chart = new LiveChart(document.querySelector("[data-chart=value]"), {
+// The chart shows a window (counter-window.js): at first the latest
+// changes, as rendered; the picker loads another.
+const chart = new LiveChart(figure, {
   label: "Value after each change",
   stepped: true,
-  keepPoints: CHART_POINTS,
-  empty: "No change yet",
+  keepPoints: WINDOWS.latest.most,
+  empty: WINDOWS.latest.empty,
 });
 const seconds = (iso) => Date.parse(iso) / 1000;
-// The chart starts from the changes rendered into the page, oldest first.
+// The chart starts from the changes rendered into the page, oldest first:
+// [time, value, operation number].
 const points = JSON.parse(document.querySelector("[data-chart-points]")?.textContent || "[]");
 chart.set(points.map((p) => p[0]), points.map((p) => p[1]));
+figure.dataset.window = "latest";
+// The operation number of the newest change the chart shows, whatever
+// window it shows: each live event is drawn once, after what it has.
+let charted = points.at(-1)?.[2] ?? 0;
+// Live events that come while a window loads wait here, to be drawn on
+// top of it if newer than what it holds.
+let chartHeld = null;
+let windowLoads = 0;
 
 const EVENT_FIELDS = "type value previousValue timestamp actor { username } metadata { operationCount updatedAt }";
 // operationCounts of our own changes: they get no toast.
@@ -58,25 +71,65 @@ function historyItem(op) {
   );
 }
 
+function chartEvent(event) {
+  if (chartHeld) chartHeld.push(event);
+  else drawEvent(event);
+}
+
+function drawEvent(event) {
+  const number = event.metadata.operationCount;
+  if (number <= charted) return;
+  charted = number;
+  chart.push(seconds(event.timestamp), event.value);
+}
+
+// Loads the window picked into the chart. Live events keep coming
+// meanwhile: they wait, and are drawn on top of the window once it is
+// there (or on top of what was shown, if loading failed). A later pick
+// replaces a load still under way. `alsoAsk`: counter fields to fetch
+// with it; returns them (null if the request failed).
+async function loadWindow(alsoAsk = "") {
+  const choice = windowEl.value;
+  const load = ++windowLoads;
+  chartHeld ??= [];
+  figure.setAttribute("aria-busy", "true");
+  try {
+    const { operations, total, counter } = await fetchWindow(name, choice, alsoAsk);
+    if (load === windowLoads) {
+      const { seconds: span, most, empty } = WINDOWS[choice];
+      Object.assign(chart.options, { keepSeconds: span, keepPoints: most, empty });
+      chart.set(operations.map((op) => seconds(op.timestamp)), operations.map((op) => op.value));
+      charted = operations.at(-1)?.operationNumber ?? 0;
+      figure.dataset.window = choice;
+      windowNoteEl.textContent = total > operations.length ? `The newest ${operations.length} of ${total} changes.` : "";
+    }
+    return counter;
+  } catch (error) {
+    errorEl.textContent = error.message;
+    return null;
+  } finally {
+    if (load === windowLoads) {
+      const waiting = chartHeld;
+      chartHeld = null;
+      figure.removeAttribute("aria-busy");
+      for (const event of waiting) drawEvent(event);
+    }
+  }
+}
+
 // Only when the subscription says the page may have missed changes (see
-// live.js): a reconnect resumes the stream instead.
+// live.js): a reconnect resumes the stream instead. The state, the list
+// and the chart's window come in one request.
 const refresh = oneAtATime(async () => {
   held = [];
   try {
-    const data = await graphql(
-      `query($name: String!) { counter(name: $name) { value updatedAt operationCount
-         history(first: ${CHART_POINTS}) { edges { node { type value previousValue timestamp actor { username } } } } } }`,
-      { name },
-    );
-    const counter = data.counter;
-    shown = counter.operationCount;
-    showValue(counter.value, counter.updatedAt);
-    const operations = counter.history.edges.map((edge) => edge.node);
-    historyEl.replaceChildren(...operations.slice(0, LIST_ITEMS).map(historyItem));
-    const oldestFirst = operations.slice().reverse();
-    chart.set(oldestFirst.map((op) => seconds(op.timestamp)), oldestFirst.map((op) => op.value));
-  } catch (error) {
-    errorEl.textContent = error.message;
+    const counter = await loadWindow(`value updatedAt operationCount
+      recent: history(first: ${LIST_ITEMS}) { edges { node { type value previousValue timestamp actor { username } } } }`);
+    if (counter) {
+      shown = counter.operationCount;
+      showValue(counter.value, counter.updatedAt);
+      historyEl.replaceChildren(...counter.recent.edges.map((edge) => historyItem(edge.node)));
+    }
   } finally {
     const waiting = held;
     held = null;
@@ -90,6 +143,7 @@ const refresh = oneAtATime(async () => {
 });
 
 function onEvent(event) {
+  chartEvent(event);
   if (held) held.push(event);
   else if (apply(event)) announce(event);
 }
@@ -102,7 +156,6 @@ function apply(event) {
   showValue(event.value, event.metadata.updatedAt);
   historyEl.prepend(historyItem(event));
   while (historyEl.children.length > LIST_ITEMS) historyEl.lastElementChild.remove();
-  chart.push(seconds(event.timestamp), event.value);
   return true;
 }
 
@@ -144,6 +197,8 @@ live.addEventListener("state", () => {
   toggle.textContent = live.wanted ? "Disconnect" : "Connect";
 });
 toggle.addEventListener("click", () => (live.wanted ? live.disconnect() : live.connect()));
+windowEl.addEventListener("change", () => loadWindow());
+figure.querySelector("[data-window-picker]").hidden = false;
 
 const MUTATIONS = {
   increment: ["incrementCounter", `mutation($name: String!, $n: Int) { incrementCounter(name: $name, amount: $n) { ${EVENT_FIELDS} } }`],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -18,13 +20,17 @@ from app.api.pagination import (
 from app.api.resolvers.base import Context
 from app.events import CounterChanged, CounterSnapshot, counter_presence_key
 from app.ids import to_global_id
-from app.models.counter import Counter, CounterOperation
+from app.models.counter import Counter, CounterAsOf, CounterOperation
 
-CounterLike = Counter | CounterSnapshot
+CounterLike = Counter | CounterSnapshot | CounterAsOf
 
 
-def counter(_root: None, _info: GraphQLResolveInfo, name: str) -> Counter:
-    return Counter.lookup(name)
+def counter(
+    _root: None, _info: GraphQLResolveInfo, name: str, at: datetime | None = None
+) -> Counter | CounterAsOf:
+    if at is None:
+        return Counter.lookup(name)
+    return Counter.as_of(name, at)
 
 
 def counters(
@@ -53,15 +59,27 @@ def counter_id(source: CounterLike, _info: GraphQLResolveInfo) -> str:
 
 
 def counter_history(
-    source: CounterLike, _info: GraphQLResolveInfo, first: int, after: str | None = None
+    source: CounterLike,
+    _info: GraphQLResolveInfo,
+    first: int,
+    after: str | None = None,
+    since: datetime | None = None,
 ) -> dict[str, Any]:
+    """Newest first; `since` (an argument) and a counter read `at` a moment
+    (its `as_of`) bound the operations by time. The cursor is the row id
+    either way, so paging a window is paging the whole log, filtered."""
     check_first(first)
     after_id = None
     if after is not None:
         (raw,) = decode_cursor(after, 1)
         after_id = cursor_row_key(after, raw)
-    rows = CounterOperation.page(source.id, first + 1, after_id)
-    return connection(rows, first, after, lambda op: encode_cursor(op.id), source.operation_count)
+    until = source.as_of if isinstance(source, CounterAsOf) else None
+    rows = CounterOperation.page(source.id, first + 1, after_id, since, until)
+    total: int | Callable[[], int] = source.operation_count
+    if since is not None or until is not None:
+        # Counted only when asked for: a range of the (counter_id, timestamp, id) index.
+        total = partial(CounterOperation.count_between, source.id, since, until)
+    return connection(rows, first, after, lambda op: encode_cursor(op.id), total)
 
 
 async def counter_watchers(source: CounterLike, info: GraphQLResolveInfo) -> int:

@@ -13,7 +13,7 @@ from app.api.resolvers.base import Context
 from app.api.resolvers.library import not_an_id
 from app.events import Actor, CounterSnapshot
 from app.ids import from_global_id, row_key, to_global_id
-from app.models.counter import Counter
+from app.models.counter import Counter, CounterAsOf
 from app.models.errors import InvalidInput
 from app.models.library import Story, Tag
 from app.models.user import User
@@ -70,6 +70,7 @@ def user_id(source: User | Actor, _info: GraphQLResolveInfo) -> str:
 TYPE_NAMES: dict[type, str] = {
     Counter: "Counter",
     CounterSnapshot: "Counter",
+    CounterAsOf: "Counter",
     User: "User",
     Actor: "User",
     Story: "Story",

@@ -6,7 +6,9 @@ Each change is one transaction: lock the row, one atomic
 the history row, numbered with the operation count. That count is the
 event's offset in the counter's stream, and the operation log is the
 stream's replay history (`CounterOperation.replay`; app.models.stream).
-Only after the commit is the change published.
+The same transaction writes the notifications of the counter's followers
+(app.models.notifications). Only after the commit is the change published,
+then its notifications.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import peewee
 from app.clock import utcnow
 from app.db import database
 from app.events import CounterChanged, CounterSnapshot, publish
-from app.models import stream
+from app.models import notifications, stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
@@ -176,16 +178,19 @@ class Counter(BaseModel):
             database.execute_sql(
                 sql.record, (counter.id, number, op_type, previous, counter.value, stamp, actor_id)
             )
-        event = CounterChanged(
-            type=op_type,
-            value=counter.value,
-            previous_value=previous,
-            counter=counter.snapshot(),
-            timestamp=now,
-            actor=actor.as_actor() if actor is not None else None,
-            epoch=stream.database_epoch(),
-        )
+            event = CounterChanged(
+                type=op_type,
+                value=counter.value,
+                previous_value=previous,
+                counter=counter.snapshot(),
+                timestamp=now,
+                actor=actor.as_actor() if actor is not None else None,
+                epoch=stream.database_epoch(),
+            )
+            told = notifications.for_change(event)
         publish(event)
+        for note in told:
+            publish(note)
         return event
 
     @classmethod

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.clock import utcnow
 from app.events import notifications_topic
-from app.models.follow import MAX_FOLLOWING
+from app.models.follow import MAX_FOLLOWERS, MAX_FOLLOWING, CounterFollow
 from app.models.user import User
 from tests.clients import Clients, GraphQLSocket, open_graphql_socket, sign_up
 from tests.test_library import Library
@@ -119,6 +120,26 @@ async def test_bad_follows_are_refused_in_words_and_change_nothing(clients):
     data = await ada.data(FOLLOWING, {"first": 1})
     assert data["following"]["totalCount"] == MAX_FOLLOWING
     assert data["following"]["edges"][0]["node"]["name"] == f"c{MAX_FOLLOWING - 1}"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_counter_with_the_most_followers_refuses_one_more(clients):
+    # The followers already there are written straight to the database:
+    # signing up 100 users over HTTP would only meet the sign-up throttle.
+    crowd = [
+        User.create(
+            username=f"fan{n}", username_key=f"fan{n}", password_hash="-", created_at=utcnow()
+        )
+        for n in range(MAX_FOLLOWERS)
+    ]
+    CounterFollow.insert_many(
+        [{"user": fan.id, "counter_name": "idol", "created_at": utcnow()} for fan in crowd]
+    ).execute()
+    late = Library(clients, await sign_up(clients, "latecomer"))
+    error = await late.error(FOLLOW, {"n": "idol"})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert f"has {MAX_FOLLOWERS} followers, the most a counter may have" in error["message"]
+    assert await following(late) == []
 
 
 # ----------------------------------------------------------- notifications

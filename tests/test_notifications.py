@@ -314,3 +314,25 @@ async def test_a_follower_who_missed_notifications_gets_exactly_those_then_live_
     assert [p["extensions"]["stream"]["offset"] for p in caught_up] == list(range(4, 49))
     assert [change(p)[2] for p in caught_up] == list(range(4, 49))  # values, no gap or twice
     await back.nothing_more()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_position_that_cannot_be_served_is_told_to_refetch_once_then_live_ones(
+    clients, registry
+):
+    token = await sign_up(clients, "ada")
+    await Library(clients, token).data(FOLLOW, {"n": "stale"})
+    for _ in range(2):
+        await clients.data(INCREMENT, {"n": "stale"})
+    socket = await notifications_socket(
+        clients, registry, token, "ada", extensions={"since": {"offset": 1, "epoch": "gone"}}
+    )
+    notice = await socket.next_payload("n")
+    assert "data" not in notice
+    assert notice["extensions"]["stream"]["recovered"] is False
+    assert notice["extensions"]["stream"]["offset"] == 2  # where to refetch from
+    await clients.data(INCREMENT, {"n": "stale"})
+    (live,) = await heard(socket, 1)
+    assert live["extensions"]["stream"]["offset"] == 3
+    assert change(live) == ("stale", "increment", 3, None)
+    await socket.nothing_more()

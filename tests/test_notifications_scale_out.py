@@ -1,11 +1,13 @@
 """Notifications across two server processes (PostgreSQL, Redis): every
 change made through either process reaches every follower's tabs on
 either, once each, in their stream's order, with nothing lost; and the
-Redis history gives a tab that comes back exactly what it missed."""
+Redis history gives a tab that comes back exactly what it missed. One
+process on PostgreSQL alone keeps the history in the database."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import orjson
@@ -120,3 +122,36 @@ async def test_hundreds_of_changes_on_both_processes_reach_every_followers_tabs_
     assert "errors" not in reply, reply
     (live,), _ = await notified(back, 1)
     assert summary([live]) == ([len(not_adas) + 1], [total + 1])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_one_process_on_postgresql_keeps_notifications_in_the_database(tmp_path, postgres):
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+    alone = Process(tmp_path, database, redis_url="")
+    try:
+        await asyncio.to_thread(alone.healthy)
+        ada, bob = await sign_up(alone, "ada"), await sign_up(alone, "bob")
+        for token in (ada, bob):
+            reply = await alone.graphql_async(FOLLOW, {"n": "kept"}, token)
+            assert "errors" not in reply, reply
+        first = await tab(alone, ada)  # at offset 0
+        first.close()
+        values = await change_values(await alone.counter_socket("kept"), 30)  # all missed
+
+        back = await alone.graphql_socket(ada)
+        await back.subscribe("n", NOTIFICATIONS, extensions={"since": "now"})
+        now = (await back.next_payload("n"))["extensions"]["stream"]
+        assert now["offset"] == 30
+        again = await alone.graphql_socket(ada)
+        start = {"offset": 0, "epoch": now["epoch"]}
+        await again.subscribe("n", NOTIFICATIONS, extensions={"since": start})
+        replayed, notices = await notified(again, 30)
+        assert notices == 0
+        assert summary(replayed) == (list(range(1, 31)), values)
+        # Bob's notifications of the same changes are a stream of his own.
+        bobs = await alone.graphql_socket(bob)
+        await bobs.subscribe("n", NOTIFICATIONS, extensions={"since": start})
+        assert summary((await notified(bobs, 30))[0]) == (list(range(1, 31)), values)
+        await bobs.nothing_more(0.2)
+    finally:
+        alone.stop()

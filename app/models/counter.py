@@ -178,16 +178,16 @@ class Counter(BaseModel):
             database.execute_sql(
                 sql.record, (counter.id, number, op_type, previous, counter.value, stamp, actor_id)
             )
-            event = CounterChanged(
-                type=op_type,
-                value=counter.value,
-                previous_value=previous,
-                counter=counter.snapshot(),
-                timestamp=now,
-                actor=actor.as_actor() if actor is not None else None,
-                epoch=stream.database_epoch(),
-            )
-            told = notifications.for_change(event)
+            told = notifications.for_change(name, op_type, previous, counter.value, actor, now)
+        event = CounterChanged(
+            type=op_type,
+            value=counter.value,
+            previous_value=previous,
+            counter=counter.snapshot(),
+            timestamp=now,
+            actor=actor.as_actor() if actor is not None else None,
+            epoch=stream.database_epoch(),
+        )
         publish(event)
         for note in told:
             publish(note)

@@ -4,12 +4,14 @@ people's changes to them, privately, in order, resumable."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from app.clock import utcnow
 from app.events import notifications_topic
+from app.models import stream
 from app.models.follow import MAX_FOLLOWERS, MAX_FOLLOWING, CounterFollow
 from app.models.user import User
 from tests.clients import Clients, GraphQLSocket, open_graphql_socket, sign_up
@@ -34,7 +36,14 @@ query($first: Int, $after: String) {
   }
 }
 """
+#: Events kept per stream in this module's app, so that trimming shows.
+HISTORY_SIZE = 100
 INCREMENT = "mutation($n: String!, $a: Int) { incrementCounter(name: $n, amount: $a) { value } }"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.with_overrides(history_size=HISTORY_SIZE)
 
 
 async def notifications_socket(
@@ -336,3 +345,25 @@ async def test_a_position_that_cannot_be_served_is_told_to_refetch_once_then_liv
     assert live["extensions"]["stream"]["offset"] == 3
     assert change(live) == ("stale", "increment", 3, None)
     await socket.nothing_more()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_each_followers_history_is_bounded_and_purged_by_age(clients, app):
+    token = await sign_up(clients, "ada")
+    await Library(clients, token).data(FOLLOW, {"n": "chatty"})
+    writer = await clients.counter_socket("chatty")
+    for _ in range(200):
+        await writer.send({"type": "increment"})
+    for _ in range(200):
+        await writer.receive_type("incrementResult")
+    history = app.settings["services"].history
+    topic = notifications_topic(User.by_username("ada").id)
+    batch = await history.read(topic, 0)
+    offsets = [event.offset for event in batch.events]
+    assert batch.top == 200
+    # The newest HISTORY_SIZE at least, trimmed every TRIM_EVERY events.
+    assert offsets == list(range(offsets[0], 201))
+    assert HISTORY_SIZE <= len(offsets) < HISTORY_SIZE + stream.TRIM_EVERY
+    assert [event.value for event in batch.events] == offsets
+    stream.purge(utcnow() + timedelta(seconds=1))
+    assert (await history.read(topic, 0)).events == []

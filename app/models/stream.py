@@ -174,7 +174,8 @@ def append_each(events: Sequence[E]) -> list[E]:
     per follower) the next offset of its own stream, `event.topic`, and
     records them, in two statements however many there are: one
     multi-row upsert of the offsets and one multi-row insert of the
-    history. The streams' rows are locked in name order, so two changes
+    history (and, for a stream whose offset reaches a multiple of
+    `TRIM_EVERY`, its trim). The streams' rows are locked in name order, so two changes
     that reach the same streams never wait on each other in a circle."""
     if not events:
         return []

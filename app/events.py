@@ -40,10 +40,14 @@ def user_topic(user_id: int, channel: str) -> Topic:
     return ("user", str(user_id), channel)
 
 
+#: The per-user channels; each is a stream of its own, kept for resuming.
+USER_CHANNELS = ("library", "notifications")
+
+
 def has_history(topic: Topic) -> bool:
     """Whether the topic's events are a stream kept for clients that
-    resume: a counter's, and a user's library channel."""
-    return topic[0] == "counter" or (topic[0] == "user" and topic[-1] == "library")
+    resume: a counter's, and each of a user's channels."""
+    return topic[0] == "counter" or (topic[0] == "user" and topic[-1] in USER_CHANNELS)
 
 
 def stream_name(topic: Topic) -> str:
@@ -356,6 +360,39 @@ class LibraryChanged(LibraryEvent):
     total_stories: int
     total_tags: int
     type: str = "library:change"
+
+
+# ------------------------------------------------------------ notifications
+# What happened elsewhere that concerns a user, to that user's
+# "notifications" channel only (app.models.notifications).
+
+
+def notifications_topic(user_id: int) -> Topic:
+    return user_topic(user_id, "notifications")
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedCounterChanged:
+    """Fires for each follower of a counter when someone else (another user
+    or an anonymous visitor) changed it; never for the follower's own
+    changes."""
+
+    user_id: int
+    counter_name: str
+    #: increment | decrement | setValue | reset
+    operation: str
+    value: int
+    previous_value: int
+    actor: Actor | None
+    timestamp: datetime
+    type: str = "counter:change"
+    #: Place in the follower's notifications stream (see `StreamEvent`).
+    offset: int = field(default=0, kw_only=True)
+    epoch: str = field(default="", kw_only=True)
+
+    @property
+    def topic(self) -> Topic:
+        return notifications_topic(self.user_id)
 
 
 # ----------------------------------------------------------------- presence

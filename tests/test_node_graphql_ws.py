@@ -9,6 +9,7 @@ import pytest
 from tests.cluster import lose_an_event, running_pair, wait_watchers
 from tests.documents import LIBRARY_SUBSCRIPTION
 from tests.node_clients import run_node, start_node
+from tests.test_notifications import NOTIFICATIONS
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -73,6 +74,37 @@ async def test_the_npm_client_hears_library_changes_in_order_with_only_the_selec
     assert channel[2]["tag"]["color"] == "#abc"
     assert channel[4]["story"]["description"] == "2"
     assert channel[5] == {"type": "library:change", "totalStories": 2, "totalTags": 1}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_npm_client_hears_a_notification_of_someone_elses_change_only(clients, tmp_path):
+    plan = {
+        "baseUrl": clients.base_url,
+        "username": "node_follower",
+        "password": "correct horse",
+        "subscriptions": {"notifications": NOTIFICATIONS},
+        "mutations": [
+            'mutation { followCounter(name: "npm-followed") { name } }',
+            'mutation { incrementCounter(name: "npm-followed", amount: 5) { value } }',
+            {
+                "query": 'mutation { incrementCounter(name: "npm-followed", amount: 2) { value } }',
+                "anonymous": True,
+            },
+        ],
+        "expect": {"notifications": 1},
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    result = await run_node("graphql-ws-client.mjs", str(plan_file))
+    assert result["errors"] == []
+    # Its own change told it nothing; the anonymous visitor's did, once.
+    (event,) = result["events"]["notifications"]
+    notification = event["data"]["channel"]
+    assert notification["type"] == "counter:change"
+    assert (notification["counterName"], notification["operation"]) == ("npm-followed", "increment")
+    assert (notification["previousValue"], notification["value"]) == (5, 7)
+    assert notification["actor"] is None
+    assert event["extensions"]["stream"]["offset"] == 1
 
 
 HOLEY = 'subscription { counter(name: "holey") { value } }'

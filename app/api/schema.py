@@ -21,7 +21,7 @@ from graphql import (
     build_schema,
 )
 
-from app.api.resolvers import accounts, counters, library, root, subscriptions
+from app.api.resolvers import accounts, counters, follows, library, root, subscriptions
 from app.api.scalars import install_datetime
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -35,6 +35,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "counter": counters.counter,
         "counters": counters.counters,
         "library": library.library,
+        "following": follows.following,
     },
     "Mutation": {
         "signUp": accounts.sign_up,
@@ -52,6 +53,8 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "deleteTag": library.delete_tag,
         "tagStory": library.tag_story,
         "untagStory": library.untag_story,
+        "followCounter": follows.follow_counter,
+        "unfollowCounter": follows.unfollow_counter,
     },
     "Counter": {
         "id": counters.counter_id,

@@ -6,7 +6,9 @@ Each change is one transaction: lock the row, one atomic
 the history row, numbered with the operation count. That count is the
 event's offset in the counter's stream, and the operation log is the
 stream's replay history (`CounterOperation.replay`; app.models.stream).
-Only after the commit is the change published.
+The same transaction writes the notifications of the counter's followers
+(app.models.notifications). Only after the commit is the change published,
+then its notifications.
 
 The log also answers for the past: `Counter.as_of` is a counter as it
 stood at a moment, and `CounterOperation.page` keeps a window of time.
@@ -24,7 +26,7 @@ import peewee
 from app.clock import utcnow
 from app.db import database
 from app.events import CounterChanged, CounterSnapshot, publish
-from app.models import stream
+from app.models import notifications, stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
@@ -221,6 +223,7 @@ class Counter(BaseModel):
             database.execute_sql(
                 sql.record, (counter.id, number, op_type, previous, counter.value, stamp, actor_id)
             )
+            told = notifications.for_change(name, op_type, previous, counter.value, actor, now)
         event = CounterChanged(
             type=op_type,
             value=counter.value,
@@ -231,6 +234,8 @@ class Counter(BaseModel):
             epoch=stream.database_epoch(),
         )
         publish(event)
+        for note in told:
+            publish(note)
         return event
 
     @classmethod

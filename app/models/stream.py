@@ -1,11 +1,12 @@
 """Stream positions, and the history of recent events kept in the database:
 the write side (reading it back is app.realtime.database_history's job).
 
-Every event on a stream (a counter, a user's library channel) has an
+Every event on a stream (a counter, each of a user's channels) has an
 offset that rises by one per event. It is assigned inside the change's
 transaction, under a row lock, so offsets follow commit order even when
 several processes write: a counter's is its operation count; a library's
-comes from its `stream_offset` row, advanced here.
+comes from its `stream_offset` row, advanced here, and so do a user's
+notifications' (`append_each`, many streams at once).
 
 Where the history lives is chosen once by `make_app`: in the database
 (the default, `keep_history_in_database`), where each event is written in
@@ -13,7 +14,7 @@ the same transaction as its change, so history and data never disagree;
 or in Redis (app.realtime.redis_history), written right after the commit.
 In the database a counter needs no copy: its operation log, numbered by
 offset, already holds every event it published (app.models.counter);
-library events are recorded here.
+library events and notifications are recorded here.
 The database's history has one epoch, made by the migration: a database
 built afresh is a new history, and a position from the old one is not
 trusted.
@@ -166,6 +167,59 @@ def append(topic: Topic, events: Sequence[E]) -> list[E]:
     if _keeping is not None:
         _record(topic, placed, sql, _keeping.policy.size)
     return placed
+
+
+def append_each(events: Sequence[E]) -> list[E]:
+    """Gives each event (at most one per stream, such as one notification
+    per follower) the next offset of its own stream, `event.topic`, and
+    records them, in two statements however many there are: one
+    multi-row upsert of the offsets and one multi-row insert of the
+    history (and, for a stream whose offset reaches a multiple of
+    `TRIM_EVERY`, its trim). The streams' rows are locked in name order, so two changes
+    that reach the same streams never wait on each other in a circle."""
+    if not events:
+        return []
+    by_name = sorted(
+        ((stream_name(event.topic), event) for event in events),  # type: ignore[attr-defined]
+        key=lambda pair: pair[0],
+    )
+    p = database.param
+    rows = ", ".join(f"({p}, 1)" for _ in by_name)
+    cursor = database.execute_sql(
+        f'INSERT INTO "stream_offset" ("name", "last_offset") VALUES {rows} '
+        'ON CONFLICT ("name") DO UPDATE SET "last_offset" = "stream_offset"."last_offset" + 1 '
+        'RETURNING "name", "last_offset"',
+        [name for name, _ in by_name],
+    )
+    offsets = dict(cursor.fetchall())
+    epoch = database_epoch()
+    placed = [
+        dataclasses.replace(event, offset=offsets[name], epoch=epoch)  # type: ignore[type-var]
+        for name, event in by_name
+    ]
+    if _keeping is not None:
+        _record_each(placed, _keeping.policy.size)
+    return placed
+
+
+def _record_each(events: Sequence[Any], size: int) -> None:
+    """`_record` for events of as many streams, in one insert."""
+    p = database.param
+    created_at = StreamRecord.created_at.db_value(utcnow())
+    params: list[object] = []
+    for event in events:
+        params += [stream_name(event.topic), event.offset, encode(event.topic, event).decode()]
+        params.append(created_at)
+    rows = ", ".join(f"({p}, {p}, {p}, {p})" for _ in events)
+    database.execute_sql(
+        'INSERT INTO "stream_record" ("stream", "event_offset", "data", "created_at") '
+        f"VALUES {rows}",
+        params,
+    )
+    trim = _statements(p).trim
+    for event in events:
+        if event.offset % TRIM_EVERY == 0:
+            database.execute_sql(trim, (stream_name(event.topic), event.offset - size + 1))
 
 
 def _record(topic: Topic, events: Sequence[Any], sql: _Statements, size: int) -> None:

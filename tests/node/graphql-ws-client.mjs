@@ -3,10 +3,11 @@
 //   node graphql-ws-client.mjs <plan.json>
 //
 // plan: {baseUrl, username, password, subscriptions: {name: document},
-//        mutations: [document, ...], expect: {name: count}}
+//        mutations: [document | {query, anonymous: true}, ...], expect: {name: count}}
 // Signs up over HTTP, opens one graphql-ws client with connectionParams
 // {token}, starts every subscription, runs the mutations over HTTP with the
-// bearer token, and prints {events: {name: [payload, ...]}} once every
+// bearer token (or, for one marked anonymous, without it), and prints
+// {events: {name: [payload, ...]}} once every
 // subscription has the expected count (or after 10 s).
 import { readFileSync } from "node:fs";
 import { createClient } from "graphql-ws";
@@ -52,7 +53,11 @@ for (const [name, query] of Object.entries(plan.subscriptions)) {
 // Give the server a moment to register the subscriptions, then change things.
 await new Promise((resolve) => setTimeout(resolve, 300));
 const mutationResults = [];
-for (const query of plan.mutations) mutationResults.push(await post(query, token));
+for (const mutation of plan.mutations) {
+  const anonymous = typeof mutation === "object" && mutation.anonymous;
+  const query = typeof mutation === "object" ? mutation.query : mutation;
+  mutationResults.push(await post(query, anonymous ? undefined : token));
+}
 if (done()) finish();
 await finished;
 clearTimeout(timer);

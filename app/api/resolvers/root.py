@@ -86,6 +86,7 @@ TYPE_NAMES: dict[type, str] = {
     events.StoryTagged: "StoryTagEvent",
     events.StoryUntagged: "StoryUntagEvent",
     events.LibraryChanged: "LibraryChangeEvent",
+    events.FollowedCounterChanged: "FollowedCounterChangeEvent",
 }
 
 

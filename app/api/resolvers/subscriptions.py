@@ -15,6 +15,7 @@ from graphql import GraphQLResolveInfo
 from app.api.live import TopicSource
 from app.api.resolvers.base import Context
 from app.events import (
+    USER_CHANNELS,
     Topic,
     counter_presence_key,
     counter_topic,
@@ -27,7 +28,7 @@ from app.models.counter import check_name
 from app.models.errors import InvalidInput, Unauthenticated
 from app.realtime.counter_activity import ALL_COUNTERS, CounterActivity
 
-CHANNELS = ("library",)
+CHANNELS = USER_CHANNELS
 
 
 def subscribe_counter(_root: None, _info: GraphQLResolveInfo, name: str) -> TopicSource:

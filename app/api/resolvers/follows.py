@@ -1,0 +1,58 @@
+"""Following counters: the viewer's own follows, and changing them.
+
+Every resolver works on the viewer's follows only; there is no argument
+naming a user, so nobody can read or change another's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from app.api.pagination import check_first, connection, cursor_row_key, decode_cursor, encode_cursor
+from app.api.resolvers.base import Context
+from app.models.counter import Counter
+from app.models.errors import Unauthenticated
+from app.models.follow import CounterFollow
+from app.models.user import User
+
+
+def _follower(info: GraphQLResolveInfo, what: str) -> User:
+    context: Context = info.context
+    if context.viewer is None:
+        raise Unauthenticated(f"{what} needs a signed-in user; sign in first.")
+    return context.viewer
+
+
+def following(
+    _root: None, info: GraphQLResolveInfo, first: int, after: str | None = None
+) -> dict[str, Any]:
+    user = _follower(info, "following")
+    check_first(first)
+    before = None
+    if after is not None:
+        (raw,) = decode_cursor(after, 1)
+        before = cursor_row_key(after, raw)
+    follows = CounterFollow.page(user, first + 1, before)
+    counters = CounterFollow.counters_of(follows[:first])
+    shaped = connection(
+        follows,
+        first,
+        after,
+        lambda follow: encode_cursor(follow.id),
+        lambda: CounterFollow.count_for(user),
+    )
+    for edge in shaped["edges"]:
+        edge["node"] = counters[edge["node"].counter_name]
+    return shaped
+
+
+def follow_counter(_root: None, info: GraphQLResolveInfo, name: str) -> Counter:
+    CounterFollow.follow(_follower(info, "followCounter"), name)
+    return Counter.lookup(name)
+
+
+def unfollow_counter(_root: None, info: GraphQLResolveInfo, name: str) -> Counter:
+    CounterFollow.unfollow(_follower(info, "unfollowCounter"), name)
+    return Counter.lookup(name)

@@ -310,7 +310,7 @@ class CounterOperation(BaseModel):
     actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     actor_id: peewee.ForeignKeyField[int | None]
     #: The client's request key, scoped to its actor (scoped_request_key):
-    #: unique per counter with the key (migration 0008).
+    #: unique per counter with the key (migration 0009).
     request_key = peewee.CharField(max_length=160, null=True, index=False)
 
     @classmethod

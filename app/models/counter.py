@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import peewee
 
@@ -68,6 +69,26 @@ class CounterAsOf:
     created_at: datetime | None
     updated_at: datetime | None
     as_of: datetime
+
+
+#: A request key is the client's own name for one change (a UUID, say).
+MAX_REQUEST_KEY = 100
+
+
+def check_request_key(key: object) -> str:
+    """A client's request key, checked: 1 to 100 printable characters."""
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_REQUEST_KEY or not key.isprintable():
+        raise InvalidInput(
+            f"A request key is 1 to {MAX_REQUEST_KEY} printable characters "
+            f"(a UUID, say); got {key!r:.40}."
+        )
+    return key
+
+
+def scoped_request_key(key: str, actor: User | None) -> str:
+    """`key` as stored: one user's keys never answer another's retries."""
+    check_request_key(key)
+    return f"{actor.id if actor is not None else '-'}:{key}"
 
 
 class Counter(BaseModel):
@@ -148,44 +169,61 @@ class Counter(BaseModel):
     # ----------------------------------------------------------- changing
 
     @classmethod
-    def increment(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
+    def increment(
+        cls, name: str, amount: int = 1, actor: User | None = None, key: str | None = None
+    ) -> CounterChanged:
         _check_int32(amount, "The amount")
-        return cls._apply(name, "increment", amount, actor, adds=True)
+        return cls._apply(name, "increment", amount, actor, adds=True, key=key)
 
     @classmethod
-    def decrement(cls, name: str, amount: int = 1, actor: User | None = None) -> CounterChanged:
+    def decrement(
+        cls, name: str, amount: int = 1, actor: User | None = None, key: str | None = None
+    ) -> CounterChanged:
         _check_int32(amount, "The amount")
-        return cls._apply(name, "decrement", -amount, actor, adds=True)
+        return cls._apply(name, "decrement", -amount, actor, adds=True, key=key)
 
     @classmethod
-    def set_value(cls, name: str, value: int, actor: User | None = None) -> CounterChanged:
+    def set_value(
+        cls, name: str, value: int, actor: User | None = None, key: str | None = None
+    ) -> CounterChanged:
         _check_int32(value, "The value")
-        return cls._apply(name, "setValue", value, actor, adds=False)
+        return cls._apply(name, "setValue", value, actor, adds=False, key=key)
 
     @classmethod
-    def reset(cls, name: str, actor: User | None = None) -> CounterChanged:
-        return cls._apply(name, "reset", 0, actor, adds=False)
+    def reset(cls, name: str, actor: User | None = None, key: str | None = None) -> CounterChanged:
+        return cls._apply(name, "reset", 0, actor, adds=False, key=key)
 
     @classmethod
     def change(
-        cls, name: str, kind: str, number: int | None, actor: User | None = None
+        cls,
+        name: str,
+        kind: str,
+        number: int | None,
+        actor: User | None = None,
+        key: str | None = None,
     ) -> CounterChanged:
         """One operation named by its type (OPERATION_TYPES), as the counter
         socket and the counter page's form send it; `number` is the amount,
         or the value for setValue, and is ignored by reset."""
         if kind == "reset":
-            return cls.reset(name, actor)
+            return cls.reset(name, actor, key)
         if kind not in OPERATION_TYPES or number is None:
             raise InvalidInput(f"{kind!r} with {number!r} is not a counter operation.")
         if kind == "increment":
-            return cls.increment(name, number, actor)
+            return cls.increment(name, number, actor, key)
         if kind == "decrement":
-            return cls.decrement(name, number, actor)
-        return cls.set_value(name, number, actor)
+            return cls.decrement(name, number, actor, key)
+        return cls.set_value(name, number, actor, key)
 
     @classmethod
     def _apply(
-        cls, name: str, op_type: str, operand: int, actor: User | None, adds: bool
+        cls,
+        name: str,
+        op_type: str,
+        operand: int,
+        actor: User | None,
+        adds: bool,
+        key: str | None = None,
     ) -> CounterChanged:
         """One change: lock the row, update it atomically within range, record it.
 
@@ -193,8 +231,15 @@ class Counter(BaseModel):
         SQL prepared once per database (app.models.counter_sql) rather than
         built by the query builder each time, which cost five times more
         than running them.
+
+        With a request `key`, the change happens once: a retry with the same
+        key (from the same user, or from anonymous visitors) is answered
+        with the operation the key first made, from the operation log, and
+        changes and publishes nothing. The key is looked up under the row
+        lock, so two retries racing on two processes cannot both apply.
         """
         check_name(name)
+        scoped = scoped_request_key(key, actor) if key is not None else None
         now = utcnow()
         sql = statements(database.param, bool(database.for_update))
         stamp = cls.updated_at.db_value(now)
@@ -209,6 +254,10 @@ class Counter(BaseModel):
                 ).on_conflict_ignore().execute()
                 locked = database.execute_sql(sql.select, (name,)).fetchone()
             row_id, previous = locked
+            if scoped is not None:
+                prior = database.execute_sql(sql.prior, (row_id, scoped)).fetchone()
+                if prior is not None:
+                    return cls._answered_before(name, row_id, prior, op_type, operand, adds, key)
             update = sql.add if adds else sql.set
             params = (operand, stamp, row_id, operand, INT_MIN, INT_MAX)
             returned = database.execute_sql(update, params).fetchone()
@@ -221,7 +270,8 @@ class Counter(BaseModel):
             actor_id = actor.id if actor is not None else None
             number = counter.operation_count
             database.execute_sql(
-                sql.record, (counter.id, number, op_type, previous, counter.value, stamp, actor_id)
+                sql.record,
+                (counter.id, number, op_type, previous, counter.value, stamp, actor_id, scoped),
             )
             told = notifications.for_change(name, op_type, previous, counter.value, actor, now)
         event = CounterChanged(
@@ -237,6 +287,49 @@ class Counter(BaseModel):
         for note in told:
             publish(note)
         return event
+
+    @classmethod
+    def _answered_before(
+        cls,
+        name: str,
+        row_id: int,
+        prior: Sequence[Any],
+        op_type: str,
+        operand: int,
+        adds: bool,
+        key: str | None,
+    ) -> CounterChanged:
+        """The event the operation made with this key published, for its
+        retry; refused when the retry asks for a different change."""
+        number, prior_type, previous, value, raw_stamp, actor_id = prior
+        same = prior_type == op_type and (
+            value - previous == operand if adds else op_type == "reset" or value == operand
+        )
+        if not same:
+            raise InvalidInput(
+                f"The request key {key!r} was already used for another change of counter "
+                f"{name!r} ({prior_type}, to {value}); nothing was changed. "
+                "Use a new key for a new change."
+            )
+        stamp = CounterOperation.timestamp.python_value(raw_stamp)
+        created = cls.select(cls.created_at).where(cls.id == row_id).scalar()
+        by = User.get_or_none(User.id == actor_id) if actor_id is not None else None
+        return CounterChanged(
+            type=prior_type,
+            value=value,
+            previous_value=previous,
+            counter=CounterSnapshot(
+                id=row_id,
+                name=name,
+                value=value,
+                created_at=cls.created_at.python_value(created),
+                updated_at=stamp,
+                operation_count=number or 0,
+            ),
+            timestamp=stamp,
+            actor=by.as_actor() if by is not None else None,
+            epoch=stream.database_epoch(),
+        )
 
     @classmethod
     def _from_row(cls, row: Sequence[object]) -> Counter:
@@ -266,6 +359,9 @@ class CounterOperation(BaseModel):
     timestamp = peewee.DateTimeField()
     actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     actor_id: peewee.ForeignKeyField[int | None]
+    #: The client's request key, scoped to its actor (scoped_request_key):
+    #: unique per counter with the key (migration 0009).
+    request_key = peewee.CharField(max_length=160, null=True, index=False)
 
     @classmethod
     def page(

@@ -1,4 +1,4 @@
-"""The four statements of a counter change, as SQL prepared once.
+"""The statements of a counter change, as SQL prepared once.
 
 Building these with Peewee's query builder for every change cost about
 five times as much as executing them (profiled under load), so they are
@@ -29,8 +29,12 @@ class CounterStatements:
     add: str
     #: (value, updated_at, id, value, min, max) -> the row, or nothing.
     set: str
-    #: (counter_id, operation_number, type, previous_value, value, timestamp, actor_id)
+    #: (counter_id, operation_number, type, previous_value, value, timestamp,
+    #: actor_id, request_key)
     record: str
+    #: (counter_id, request_key) -> (operation_number, type, previous_value,
+    #: value, timestamp, actor_id) of the operation made with that key.
+    prior: str
 
 
 def _update(new_value: str, p: str) -> str:
@@ -51,7 +55,12 @@ def statements(param: str, row_locks: bool) -> CounterStatements:
         set=_update(p, p),
         record=(
             'INSERT INTO "counter_operation" ("counter_id", "operation_number", '
-            '"type", "previous_value", "value", "timestamp", "actor_id") '
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            '"type", "previous_value", "value", "timestamp", "actor_id", "request_key") '
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+        ),
+        prior=(
+            'SELECT "operation_number", "type", "previous_value", "value", "timestamp", '
+            f'"actor_id" FROM "counter_operation" WHERE "counter_id" = {p} '
+            f'AND "request_key" = {p}'
         ),
     )

@@ -201,10 +201,13 @@ class CounterSession:
         if self.stopping:
             return
         self.running = asyncio.get_running_loop().create_future()
+        command: protocol.Command | None = None
         try:
-            await self.run(protocol.parse(frame))
+            command = protocol.parse(frame)
+            await self.run(command)
         except (protocol.ProtocolError, DomainError) as error:
-            self.send(protocol.error_message(str(error)))
+            key = command.key if isinstance(command, protocol.Operation) else None
+            self.send(protocol.error_message(str(error), key))
         finally:
             self.running.set_result(None)
             self.running = None
@@ -223,12 +226,12 @@ class CounterSession:
                 # Its history is written after the commit (Redis), which
                 # stamps the broadcast; the answer has this socket's epoch.
                 event = dataclasses.replace(event, epoch=self.epoch)
-            self.send(protocol.result_message(command.kind, event))
+            self.send(protocol.result_message(command.kind, event, command.key))
 
     def change(self, operation: protocol.Operation) -> CounterChanged:
         """One change, in the database thread (the actor may need a query)."""
         actor = self.credential.user if self.credential is not None else None
-        return Counter.change(self.name, operation.kind, operation.number, actor)
+        return Counter.change(self.name, operation.kind, operation.number, actor, operation.key)
 
     async def resume(self, command: protocol.Resume) -> None:
         """Sends the events after the client's position that this socket's

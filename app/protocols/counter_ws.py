@@ -35,6 +35,8 @@ class Operation:
 
     kind: str
     number: int | None = None
+    #: The client's request key (`id`): the change happens once per key.
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,15 @@ def _integer(message: dict[str, Any], key: str, default: int | None) -> int:
     if not INT_MIN <= value <= INT_MAX:
         raise ProtocolError(f"`{key}` {value} is outside the 32-bit range {INT_MIN}..{INT_MAX}.")
     return value
+
+
+def _key(message: dict[str, Any]) -> str | None:
+    """An operation's `id`, the client's key for it (its content is the
+    model's to judge: app.models.counter.check_request_key)."""
+    key = message.get("id")
+    if key is not None and not isinstance(key, str):
+        raise ProtocolError(f"`id` must be a string (a UUID, say); it is {key!r:.40}.")
+    return key
 
 
 def _filters(message: dict[str, Any]) -> frozenset[str] | None:
@@ -100,11 +111,11 @@ def parse(frame: str | bytes) -> Command:
     if kind == "ping":
         return Ping()
     if kind in ("increment", "decrement"):
-        return Operation(kind, _integer(message, "amount", default=1))
+        return Operation(kind, _integer(message, "amount", default=1), _key(message))
     if kind == "setValue":
-        return Operation(kind, _integer(message, "value", default=None))
+        return Operation(kind, _integer(message, "value", default=None), _key(message))
     if kind == "reset":
-        return Operation(kind)
+        return Operation(kind, key=_key(message))
     if kind == "subscribe":
         return Subscribe(_filters(message))
     if kind == "resume":
@@ -172,8 +183,11 @@ def snapshot_message(counter: CounterSnapshot, now: datetime, epoch: str) -> dic
     }
 
 
-def result_message(kind: str, event: CounterChanged) -> dict[str, Any]:
-    return {"type": f"{kind}Result", "result": event_message(event)}
+def result_message(kind: str, event: CounterChanged, key: str | None = None) -> dict[str, Any]:
+    message = {"type": f"{kind}Result", "result": event_message(event)}
+    if key is not None:
+        message["id"] = key
+    return message
 
 
 def reset_message(position: Position) -> dict[str, Any]:
@@ -195,8 +209,12 @@ def subscribed_message(operation_types: frozenset[str] | None) -> dict[str, Any]
     return {"type": "subscribed", "filters": filters}
 
 
-def error_message(text: str) -> dict[str, Any]:
-    return {"type": "error", "message": text}
+def error_message(text: str, key: str | None = None) -> dict[str, Any]:
+    """An error; `key` is the `id` of the operation it refuses, if it had one."""
+    message = {"type": "error", "message": text}
+    if key is not None:
+        message["id"] = key
+    return message
 
 
 def presence_message(watchers: int) -> dict[str, Any]:

@@ -101,21 +101,39 @@ def _viewer(info: GraphQLResolveInfo) -> Any:
 
 
 def increment(
-    _root: None, info: GraphQLResolveInfo, name: str, amount: int | None = 1
+    _root: None,
+    info: GraphQLResolveInfo,
+    name: str,
+    amount: int | None = 1,
+    clientMutationId: str | None = None,
 ) -> CounterChanged:
     # An explicit `amount: null` means the same as leaving it out.
-    return Counter.increment(name, 1 if amount is None else amount, actor=_viewer(info))
+    amount = 1 if amount is None else amount
+    return Counter.increment(name, amount, actor=_viewer(info), key=clientMutationId)
 
 
 def decrement(
-    _root: None, info: GraphQLResolveInfo, name: str, amount: int | None = 1
+    _root: None,
+    info: GraphQLResolveInfo,
+    name: str,
+    amount: int | None = 1,
+    clientMutationId: str | None = None,
 ) -> CounterChanged:
-    return Counter.decrement(name, 1 if amount is None else amount, actor=_viewer(info))
+    amount = 1 if amount is None else amount
+    return Counter.decrement(name, amount, actor=_viewer(info), key=clientMutationId)
 
 
-def set_value(_root: None, info: GraphQLResolveInfo, name: str, value: int) -> CounterChanged:
-    return Counter.set_value(name, value, actor=_viewer(info))
+def set_value(
+    _root: None,
+    info: GraphQLResolveInfo,
+    name: str,
+    value: int,
+    clientMutationId: str | None = None,
+) -> CounterChanged:
+    return Counter.set_value(name, value, actor=_viewer(info), key=clientMutationId)
 
 
-def reset(_root: None, info: GraphQLResolveInfo, name: str) -> CounterChanged:
-    return Counter.reset(name, actor=_viewer(info))
+def reset(
+    _root: None, info: GraphQLResolveInfo, name: str, clientMutationId: str | None = None
+) -> CounterChanged:
+    return Counter.reset(name, actor=_viewer(info), key=clientMutationId)

@@ -177,8 +177,12 @@ class GraphQLHandler(BaseHandler):
         if allowed_origin(self, self.services.settings.cors_origins) is None:
             self.fail(403, "This origin may not call /graphql from a browser (see CORS_ORIGINS).")
             return
-        self.set_header("Access-Control-Allow-Methods", "GET, POST")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization, Accept")
+        # PUT, DELETE and the last two headers: GraphQL over SSE (app.web.graphql_sse).
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+        self.set_header(
+            "Access-Control-Allow-Headers",
+            "Content-Type, Authorization, Accept, X-GraphQL-Event-Stream-Token, Last-Event-ID",
+        )
         self.set_header("Access-Control-Max-Age", "600")
         self.set_status(204)
         self.finish()
@@ -258,7 +262,11 @@ class GraphQLHandler(BaseHandler):
             self.fail(405, "Mutations need POST; GET may only run queries.")
             return
         if prepared.kind is OperationType.SUBSCRIPTION:
-            self.fail(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql.")
+            self.fail(
+                400,
+                "Subscriptions run over WebSocket (graphql-transport-ws) or Server-Sent "
+                "Events (graphql-sse: Accept: text/event-stream) at /graphql.",
+            )
             return
         self.reply(await self.execute(prepared, request))
 
@@ -282,7 +290,8 @@ class GraphQLHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
-            self.set_header("Allow", "GET, POST, OPTIONS")
+            # (PUT and DELETE are GraphQL over SSE's: app.web.graphql_sse.)
+            self.set_header("Allow", "GET, POST, PUT, DELETE, OPTIONS")
             self.fail(405, f"{self.request.method} is not supported here; use GET or POST.")
             return
         if status_code >= 500:

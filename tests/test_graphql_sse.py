@@ -5,6 +5,9 @@ a sentence and nothing changed. The npm client: test_node_graphql_sse.py."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
+import urllib.request
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +15,7 @@ import orjson
 import pytest
 
 from tests.clients import Clients, bearer, sign_up
+from tests.processes import ServerProcess
 from tests.sse_client import EventStreamResponse, open_event_stream
 
 LIBRARY = (
@@ -418,3 +422,70 @@ async def test_plain_graphql_over_http_is_untouched_and_names_both_subscription_
     refused = await clients.graphql(COUNTER)
     assert refused.status == 400
     assert "Server-Sent Events" in refused.body["errors"][0]["message"]
+
+
+# ------------------------------------------------------------------ shutdown
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_sigterm_answers_the_mutation_running_then_ends_every_stream_cleanly(tmp_path):
+    server = ServerProcess(tmp_path).spawn()
+    try:
+        await asyncio.to_thread(server.wait_healthy)
+        watching = await open_event_stream(server.url, "POST", body={"query": COUNTER})
+        assert watching.status == 200
+        reserved = await asyncio.to_thread(
+            urllib.request.urlopen,
+            urllib.request.Request(server.url + "/graphql", method="PUT"),
+        )
+        single = await open_event_stream(
+            server.url, headers={TOKEN_HEADER: reserved.read().decode()}
+        )
+        assert single.status == 200
+        # A sign-up hashes its password for a moment: still running at SIGTERM.
+        signing_up = await open_event_stream(
+            server.url,
+            "POST",
+            body={
+                "query": 'mutation { signUp(username: "late", password: "correct horse") { token } }'
+            },
+        )
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+
+        answered = await signing_up.ended(10)
+        assert answered[0].kind == "next"
+        assert "token" in answered[0].data["data"]["signUp"]
+        assert answered[-1].kind == "complete"
+        for stream in (watching, single):
+            assert await stream.ended(10) == []  # the response ends: clients reconnect
+            assert stream.finished
+        assert await asyncio.to_thread(server.process.wait, 10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        output = server.stop()
+    assert "stopping: closing 3 sockets" in output
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_event_stream_counts_towards_the_users_50_sockets(clients):
+    token = await sign_up(clients, "many")
+    streams = [await subscribe(clients, LIBRARY, token) for _ in range(50)]
+    response = await clients.fetch(
+        "/graphql",
+        method="POST",
+        body=orjson.dumps({"query": LIBRARY}),
+        headers={
+            "Accept": "text/event-stream",
+            "Content-Type": "application/json",
+            **bearer(token),
+        },
+    )
+    assert response.code == 429
+    assert "50 sockets and streams open" in error_of(response)["message"]
+    streams.pop().close()
+    await asyncio.sleep(0.2)
+    again = await subscribe(clients, LIBRARY, token)
+    for stream in [*streams, again]:
+        stream.close()

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tests.clients import Clients, bearer, sign_up
+from tests.cluster import wait_watchers
 from tests.processes import ServerProcess
 from tests.sse_client import EventStreamResponse, open_event_stream
 
@@ -489,3 +490,32 @@ async def test_an_event_stream_counts_towards_the_users_50_sockets(clients):
     again = await subscribe(clients, LIBRARY, token)
     for stream in [*streams, again]:
         stream.close()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_last_event_id_resumes_on_the_other_process_with_every_missed_event_once(pair):
+    a, b = pair
+    subscription = {"query": 'subscription { counter(name: "roam") { value } }'}
+    increment = 'mutation { incrementCounter(name: "roam") { value } }'
+    stream = await open_event_stream(b.url, "POST", body=subscription)
+    await wait_watchers(b, "roam", 1)
+    for _ in range(2):
+        await a.graphql_async(increment)
+    seen = [await stream.event() for _ in range(2)]
+    assert [event.data["data"]["counter"]["value"] for event in seen] == [1, 2]
+    stream.close()  # b's client drops; three changes happen meanwhile
+    for _ in range(3):
+        await a.graphql_async(increment)
+
+    back = await open_event_stream(
+        a.url, "POST", headers={"Last-Event-ID": seen[-1].id or ""}, body=subscription
+    )
+    replayed = [await back.event() for _ in range(3)]
+    assert [event.data["data"]["counter"]["value"] for event in replayed] == [3, 4, 5]
+    assert [event.id.split(":")[0] for event in replayed if event.id] == ["3", "4", "5"]
+    await wait_watchers(a, "roam", 1)
+    await b.graphql_async(increment)
+    live = await back.event()
+    assert (live.data["data"]["counter"]["value"], live.id.split(":")[0]) == (6, "6")
+    await back.nothing_more()
+    back.close()

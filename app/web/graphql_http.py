@@ -119,6 +119,33 @@ def _json_param(raw: str, key: str) -> Any:
         raise BadRequest(f"`{key}` must be JSON text in a GET request.") from None
 
 
+def query_params(query: str) -> dict[str, Any]:
+    """A GET request's parameters, from its query string."""
+    params: dict[str, Any] = {key: values[-1] for key, values in parse_qs(query).items()}
+    for key in ("variables", "extensions"):
+        if key in params:
+            params[key] = _json_param(params[key], key)
+    return params
+
+
+def json_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A POST request's parameters, from its JSON body."""
+    if not is_json_utf8(content_type):
+        raise BadRequest(
+            f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
+            status=415,
+        )
+    if not raw:
+        raise BadRequest("The request body is empty; send a JSON object with `query`.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The request body is not valid UTF-8 JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object with `query`.")
+    return body
+
+
 @tornado.web.stream_request_body
 class GraphQLHandler(BaseHandler):
     """Streams request bodies so that one over `MAX_BODY_BYTES` is never
@@ -204,13 +231,7 @@ class GraphQLHandler(BaseHandler):
             )
             return
         try:
-            params: dict[str, Any] = {
-                key: values[-1] for key, values in parse_qs(self.request.query).items()
-            }
-            for key in ("variables", "extensions"):
-                if key in params:
-                    params[key] = _json_param(params[key], key)
-            request = parse_params(params)
+            request = parse_params(query_params(self.request.query))
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
@@ -225,29 +246,12 @@ class GraphQLHandler(BaseHandler):
             )
             return
         try:
-            request = parse_params(self._json_body())
+            content_type = self.request.headers.get("Content-Type", "")
+            request = parse_params(json_body(content_type, b"".join(self.body_parts)))
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
         await self.answer(request, allow_mutations=True)
-
-    def _json_body(self) -> dict[str, Any]:
-        content_type = self.request.headers.get("Content-Type", "")
-        if not is_json_utf8(content_type):
-            raise BadRequest(
-                f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
-                status=415,
-            )
-        raw = b"".join(self.body_parts)
-        if not raw:
-            raise BadRequest("The request body is empty; send a JSON object with `query`.")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise BadRequest("The request body is not valid UTF-8 JSON.") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object with `query`.")
-        return body
 
     async def answer(self, request: GraphQLRequest, allow_mutations: bool) -> None:
         executor = self.services.executor

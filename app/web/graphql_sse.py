@@ -25,9 +25,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs
 
-import orjson
 from graphql import OperationType
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.routing import Matcher, PathMatches
@@ -49,9 +47,10 @@ from app.web.graphql_http import (
     GRAPHQL_RESPONSE,
     JSON,
     BadRequest,
-    is_json_utf8,
+    json_body,
     negotiate,
     parse_params,
+    query_params,
 )
 from app.web.security import allowed_origin
 
@@ -147,7 +146,9 @@ class GraphQLEventStreamHandler(BaseHandler):
 
     def stream_token(self) -> str | None:
         token = self.request.headers.get(protocol.TOKEN_HEADER)
-        return token if token is not None else self.get_query_argument("token", None)
+        if token is None:
+            token = self.get_query_argument(protocol.TOKEN_PARAMETER, None)
+        return token
 
     def fail(self, status: int, message: str, code: str = BAD_USER_INPUT) -> None:
         error = {"message": message, "extensions": {"code": code}}
@@ -175,7 +176,7 @@ class GraphQLEventStreamHandler(BaseHandler):
             await self.open_reserved(token)
             return
         try:
-            params = self.query_params()
+            params = query_params(self.request.query)
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
@@ -183,7 +184,7 @@ class GraphQLEventStreamHandler(BaseHandler):
 
     async def post(self) -> None:
         try:
-            params = self.json_body()
+            params = json_body(self.request.headers.get("Content-Type", ""), self.request.body)
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
@@ -212,35 +213,6 @@ class GraphQLEventStreamHandler(BaseHandler):
         )
 
     # ------------------------------------------------------------ parsing
-
-    def query_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            key: values[-1] for key, values in parse_qs(self.request.query).items()
-        }
-        for key in ("variables", "extensions"):
-            if key in params:
-                try:
-                    params[key] = orjson.loads(params[key])
-                except orjson.JSONDecodeError:
-                    raise BadRequest(f"`{key}` must be JSON text in a GET request.") from None
-        return params
-
-    def json_body(self) -> dict[str, Any]:
-        content_type = self.request.headers.get("Content-Type", "")
-        if not is_json_utf8(content_type):
-            raise BadRequest(
-                f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
-                status=415,
-            )
-        if not self.request.body:
-            raise BadRequest("The request body is empty; send a JSON object with `query`.")
-        try:
-            body = orjson.loads(self.request.body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("The request body is not valid UTF-8 JSON.") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object with `query`.")
-        return body
 
     def payload(self, params: dict[str, Any]) -> SubscribePayload:
         """The operation's payload; `Last-Event-ID` stands for
@@ -278,12 +250,13 @@ class GraphQLEventStreamHandler(BaseHandler):
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
-        op_id = ""
+        op_id = ""  # (a distinct stream's one operation)
         if stream is not None:
-            op_id = (payload.get("extensions") or {}).get("operationId")  # type: ignore[assignment]
-            if not isinstance(op_id, str) or not op_id:
+            named = (payload.get("extensions") or {}).get("operationId")
+            if not isinstance(named, str) or not named:
                 self.fail(400, "Name the operation: `extensions.operationId`, a non-empty string.")
                 return
+            op_id = named
         prepared = self.services.executor.prepare(
             payload.get("query"),
             payload.get("operationName"),

@@ -59,6 +59,9 @@ KEEP_ALIVE = b":\n\n"
 KEEP_ALIVE_SECONDS = 12.0
 #: A reservation whose event stream has not arrived by then is dropped.
 RESERVATION_SECONDS = 30.0
+#: Reservations one process keeps at once (each is a little memory until
+#: its stream comes or it expires: without a bound, PUTs could fill it).
+MAX_RESERVATIONS = 10_000
 #: Bytes kept for a reserved stream whose `GET` has not arrived yet.
 MAX_WAITING_BYTES = 1024 * 1024
 
@@ -316,7 +319,7 @@ class EventStream:
         self.subscribed.clear()
         self.waiting, self.waiting_bytes = [], 0
         operations, self.operations = self.operations, {}
-        current = asyncio.current_task()
+        current = asyncio.current_task() if operations else None
         for task in operations.values():
             if task is not current:  # (an operation completing ends its stream)
                 task.cancel()
@@ -326,11 +329,19 @@ class Reservations:
     """Single connection mode's streams, by token, in this process (a
     client's requests all go to the process that reserved its stream)."""
 
-    def __init__(self, call_later: Callable[[float, Callable[[], None]], object]) -> None:
+    def __init__(
+        self,
+        call_later: Callable[[float, Callable[[], None]], object],
+        limit: int = MAX_RESERVATIONS,
+    ) -> None:
         self.streams: dict[str, EventStream] = {}
         self.call_later = call_later
+        self.limit = limit
 
-    def reserve(self, owner: int | None) -> EventStream:
+    def reserve(self, owner: int | None) -> EventStream | None:
+        """A new reservation for `owner`; None when `limit` are kept."""
+        if len(self.streams) >= self.limit:
+            return None
         token = new_token()
         stream = self.streams[token] = EventStream(True, owner=owner, token=token)
         self.call_later(RESERVATION_SECONDS, lambda: self._unclaimed(stream))

@@ -166,6 +166,10 @@ class GraphQLEventStreamHandler(BaseHandler):
     def put(self) -> None:
         """Single connection mode: reserves a stream; the token is its name."""
         stream = self.reservations.reserve(self.owner)
+        if stream is None:
+            self.set_header("Retry-After", str(int(protocol.RESERVATION_SECONDS)))
+            self.fail(503, "Too many event streams are reserved on this server; try again soon.")
+            return
         self.set_status(201)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(stream.token)

@@ -519,3 +519,16 @@ async def test_last_event_id_resumes_on_the_other_process_with_every_missed_even
     assert (live.data["data"]["counter"]["value"], live.id.split(":")[0]) == (6, "6")
     await back.nothing_more()
     back.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_results_of_operations_posted_before_the_stream_opens_wait_for_it(clients):
+    stream_token = await reserve(clients)
+    query = {"query": '{ counter(name: "early") { value } }', "extensions": {"operationId": "e"}}
+    assert (await post_operation(clients, stream_token, query)).code == 202
+    await asyncio.sleep(0.1)  # answered already, into the reservation
+    stream = await open_event_stream(clients.base_url, headers={TOKEN_HEADER: stream_token})
+    answer, done = await stream.event(), await stream.event()
+    assert answer.data == {"id": "e", "payload": {"data": {"counter": {"value": 0}}}}
+    assert done.data == {"id": "e"}
+    stream.close()

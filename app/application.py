@@ -25,6 +25,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
 from app.models import stream, throttle
+from app.protocols.graphql_sse import Reservations
 from app.realtime import writer
 from app.realtime.backends import make_realtime
 from app.realtime.counter_activity import CounterActivityRegistry
@@ -33,6 +34,7 @@ from app.web.account_pages import LogInPageHandler, LogOutHandler, SignUpPageHan
 from app.web.counter_socket import CounterSocketHandler
 from app.web.graphql_http import GraphQLHandler
 from app.web.graphql_socket import GraphQLSocketHandler, WebSocketUpgrade
+from app.web.graphql_sse import EventStreamRequest, GraphQLEventStreamHandler
 from app.web.health import HealthHandler
 from app.web.heartbeat import Heartbeat
 from app.web.metrics_page import MetricsHandler
@@ -137,6 +139,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         services.heartbeat.start()
         services.chores.append(services.heartbeat.timer)
     status_args = {**handler_args, "samples": samples}
+    stream_args = {**handler_args, "reservations": Reservations(IOLoop.current().call_later)}
     routes: list[Rule | tuple[str, type, dict[str, Any]]] = [
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
@@ -146,6 +149,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         (r"/login", LogInPageHandler, handler_args),
         (r"/logout", LogOutHandler, handler_args),
         Rule(WebSocketUpgrade(r"/graphql$"), GraphQLSocketHandler, handler_args),
+        Rule(EventStreamRequest(r"/graphql$"), GraphQLEventStreamHandler, stream_args),
         (r"/graphql", GraphQLHandler, handler_args),
         (rf"/ws/counter/{COUNTER_NAME}", CounterSocketHandler, handler_args),
         (r"/healthz", HealthHandler, handler_args),

@@ -106,6 +106,15 @@ class Application(Protocol):
         events may instead arrive through `Session.push` for `op_id`."""
 
 
+class Outlet(Protocol):
+    """Where a `LiveOperation` sends: a session of any protocol that runs
+    operations by id (this one's, or app.protocols.graphql_sse's)."""
+
+    def push(self, op_id: str, payload: bytes, shared: dict[object, object]) -> None: ...
+
+    def joined(self, op_id: str) -> None: ...
+
+
 class LiveOperation:
     """One running operation as a member of a live group: where its events
     go. Its `StreamCursor` sends each stream offset once, in order, and
@@ -121,7 +130,7 @@ class LiveOperation:
 
     __slots__ = ("cursor", "op_id", "positions", "session")
 
-    def __init__(self, session: Session, op_id: str, positions: bool = False) -> None:
+    def __init__(self, session: Outlet, op_id: str, positions: bool = False) -> None:
         self.session = session
         self.op_id = op_id
         self.positions = positions

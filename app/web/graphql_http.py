@@ -119,6 +119,33 @@ def _json_param(raw: str, key: str) -> Any:
         raise BadRequest(f"`{key}` must be JSON text in a GET request.") from None
 
 
+def query_params(query: str) -> dict[str, Any]:
+    """A GET request's parameters, from its query string."""
+    params: dict[str, Any] = {key: values[-1] for key, values in parse_qs(query).items()}
+    for key in ("variables", "extensions"):
+        if key in params:
+            params[key] = _json_param(params[key], key)
+    return params
+
+
+def json_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A POST request's parameters, from its JSON body."""
+    if not is_json_utf8(content_type):
+        raise BadRequest(
+            f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
+            status=415,
+        )
+    if not raw:
+        raise BadRequest("The request body is empty; send a JSON object with `query`.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The request body is not valid UTF-8 JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object with `query`.")
+    return body
+
+
 @tornado.web.stream_request_body
 class GraphQLHandler(BaseHandler):
     """Streams request bodies so that one over `MAX_BODY_BYTES` is never
@@ -177,8 +204,12 @@ class GraphQLHandler(BaseHandler):
         if allowed_origin(self, self.services.settings.cors_origins) is None:
             self.fail(403, "This origin may not call /graphql from a browser (see CORS_ORIGINS).")
             return
-        self.set_header("Access-Control-Allow-Methods", "GET, POST")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization, Accept")
+        # PUT, DELETE and the last two headers: GraphQL over SSE (app.web.graphql_sse).
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+        self.set_header(
+            "Access-Control-Allow-Headers",
+            "Content-Type, Authorization, Accept, X-GraphQL-Event-Stream-Token, Last-Event-ID",
+        )
         self.set_header("Access-Control-Max-Age", "600")
         self.set_status(204)
         self.finish()
@@ -200,13 +231,7 @@ class GraphQLHandler(BaseHandler):
             )
             return
         try:
-            params: dict[str, Any] = {
-                key: values[-1] for key, values in parse_qs(self.request.query).items()
-            }
-            for key in ("variables", "extensions"):
-                if key in params:
-                    params[key] = _json_param(params[key], key)
-            request = parse_params(params)
+            request = parse_params(query_params(self.request.query))
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
@@ -221,29 +246,12 @@ class GraphQLHandler(BaseHandler):
             )
             return
         try:
-            request = parse_params(self._json_body())
+            content_type = self.request.headers.get("Content-Type", "")
+            request = parse_params(json_body(content_type, b"".join(self.body_parts)))
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
         await self.answer(request, allow_mutations=True)
-
-    def _json_body(self) -> dict[str, Any]:
-        content_type = self.request.headers.get("Content-Type", "")
-        if not is_json_utf8(content_type):
-            raise BadRequest(
-                f"POST bodies must be {JSON} (UTF-8); got {content_type or 'no Content-Type'}.",
-                status=415,
-            )
-        raw = b"".join(self.body_parts)
-        if not raw:
-            raise BadRequest("The request body is empty; send a JSON object with `query`.")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise BadRequest("The request body is not valid UTF-8 JSON.") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object with `query`.")
-        return body
 
     async def answer(self, request: GraphQLRequest, allow_mutations: bool) -> None:
         executor = self.services.executor
@@ -258,7 +266,11 @@ class GraphQLHandler(BaseHandler):
             self.fail(405, "Mutations need POST; GET may only run queries.")
             return
         if prepared.kind is OperationType.SUBSCRIPTION:
-            self.fail(400, "Subscriptions run over WebSocket (graphql-transport-ws) at /graphql.")
+            self.fail(
+                400,
+                "Subscriptions run over WebSocket (graphql-transport-ws) or Server-Sent "
+                "Events (graphql-sse: Accept: text/event-stream) at /graphql.",
+            )
             return
         self.reply(await self.execute(prepared, request))
 
@@ -282,7 +294,8 @@ class GraphQLHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
-            self.set_header("Allow", "GET, POST, OPTIONS")
+            # (PUT and DELETE are GraphQL over SSE's: app.web.graphql_sse.)
+            self.set_header("Allow", "GET, POST, PUT, DELETE, OPTIONS")
             self.fail(405, f"{self.request.method} is not supported here; use GET or POST.")
             return
         if status_code >= 500:

@@ -213,10 +213,17 @@ async def test_the_past_is_read_through_the_time_index(clients, caplog):
     ]
     assert len(reads) == 3, reads  # the counter then, a page of the window, its count
     plans = [plan_of(sql, params) for sql, params in reads]
-    for plan in plans:
-        assert TIME_INDEX in plan, plan
+    postgres = isinstance(database.obj, peewee.PostgresqlDatabase)
+    for number, plan in enumerate(plans):
         assert "Seq Scan" not in plan, plan
         assert "SCAN t1" not in plan, plan
+        if postgres and number > 0:
+            # A page newest first may also walk (counter, id) back to its
+            # LIMIT, filtering by time: PostgreSQL picks by its statistics,
+            # and either stops at the page's end.
+            assert TIME_INDEX in plan or "counteroperation_counter_id_id" in plan, plan
+        else:
+            assert TIME_INDEX in plan, plan
     assert "Sort" not in plans[0], plans[0]
     assert "TEMP B-TREE" not in plans[0], plans[0]
 

@@ -33,6 +33,7 @@ Threading: everything here runs on the IOLoop thread.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,10 @@ import redis.asyncio as redis
 from app.events import Topic, stream_name
 from app.events_wire import decode
 from app.realtime.history import BEGUN_AFTER, Batch, Position
+
+#: Seconds to wait, one after another, for an event committed but not yet
+#: appended here, before a history is taken as lost (about 0.1 s in all).
+IN_FLIGHT_PAUSES = (0.005, 0.015, 0.03, 0.05)
 
 
 def _keys(name: str) -> list[str]:
@@ -126,11 +131,26 @@ class RedisHistory:
         )
 
     async def read(self, topic: Topic, after: int) -> Batch:
-        raw: list[Any] = await self._read(keys=_keys(stream_name(topic)), args=[after, self.size])
+        keys = _keys(stream_name(topic))
+        raw: list[Any] = await self._read(keys=keys, args=[after, self.size])
         if not raw:
             # No history here: it will begin where the database is now.
             top = await self.latest(topic)
-            return Batch(begun_at(top), top, [])
+            if top <= after:
+                return Batch(begun_at(top), top, [])
+            # The database has events past `after` that Redis has not: either
+            # the history was lost, or the first event of a new one is
+            # between its commit and its append (milliseconds). Named now,
+            # the epoch would be `begun_at(top)` while that event begins the
+            # history at `begun_at(top - 1)`, and a reader resuming from just
+            # before it would be told to refetch for nothing: wait for it.
+            for pause in IN_FLIGHT_PAUSES:
+                await asyncio.sleep(pause)
+                raw = await self._read(keys=keys, args=[after, self.size])
+                if raw:
+                    break
+            else:
+                return Batch(begun_at(top), top, [])
         epoch = raw[0].decode()
         oldest = int((time.time() - self.ttl) * 1000)
         events = []

@@ -240,20 +240,24 @@ class Counter(BaseModel):
         """
         check_name(name)
         scoped = scoped_request_key(key, actor) if key is not None else None
-        now = utcnow()
         sql = statements(database.param, bool(database.for_update))
-        stamp = cls.updated_at.db_value(now)
         with database.atomic():
             # The row lock (FOR UPDATE on PostgreSQL; SQLite's transactions
             # already hold the write lock) makes the value read here the
             # exact previous value of this operation.
             locked = database.execute_sql(sql.select, (name,)).fetchone()
             if locked is None:
+                created = utcnow()
                 cls.insert(
-                    name=name, value=0, operation_count=0, created_at=now, updated_at=now
+                    name=name, value=0, operation_count=0, created_at=created, updated_at=created
                 ).on_conflict_ignore().execute()
                 locked = database.execute_sql(sql.select, (name,)).fetchone()
             row_id, previous = locked
+            # Taken under the lock, so that a counter's operations are in
+            # time order as they are in number order (`counter(at:)` relies
+            # on it): a change that waited for the lock is stamped later.
+            now = utcnow()
+            stamp = cls.updated_at.db_value(now)
             if scoped is not None:
                 prior = database.execute_sql(sql.prior, (row_id, scoped)).fetchone()
                 if prior is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from tests.processes import ServerProcess
@@ -153,9 +154,26 @@ def test_a_refused_change_shows_its_error_and_leaves_the_outbox(server, context)
     assert stored(server, "outbox-refused") == {"value": 2147483647, "operationCount": 1}
 
 
-def test_two_tabs_sharing_an_outbox_apply_each_change_once(server, context):
-    first = open_counter(context, server, "outbox-tabs")
-    second = open_counter(context, server, "outbox-tabs")
+# Without Web Locks both tabs send the whole outbox at once when the
+# network comes back: the keys alone keep each change to one application.
+WITHOUT_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });"
+
+
+@pytest.mark.parametrize("locks", [True, False], ids=["web-locks", "keys-only"])
+def test_two_tabs_sharing_an_outbox_apply_each_change_once(server, context, locks):
+    if not locks:
+        context.add_init_script(WITHOUT_WEB_LOCKS)
+    name = f"outbox-tabs-{'locks' if locks else 'keys'}"
+    first = open_counter(context, server, name)
+    second = open_counter(context, server, name)
+    sent: list[str] = []
+    for page in (first, second):
+        page.on(
+            "request",
+            lambda r: (
+                r.method == "POST" and sent.append(json.loads(r.post_data)["variables"]["key"])
+            ),
+        )
     go_offline(context, first, second)
     change(first, "Increment", 1)
     change(first, "Increment", 1)
@@ -164,9 +182,14 @@ def test_two_tabs_sharing_an_outbox_apply_each_change_once(server, context):
     expect(first.locator("[data-outbox]")).to_have_text("3 changes waiting to be sent")
     expect(second.locator("[data-outbox]")).to_have_text("3 changes waiting to be sent")
 
+    sent.clear()
     context.set_offline(False)
     for page in (first, second):
         connected(page)
         expect(page.get_by_label("Counter value")).to_have_text("3")
         expect(page.locator("[data-outbox]")).to_be_hidden()
-    assert stored(server, "outbox-tabs") == {"value": 3, "operationCount": 3}
+        expect(page.locator("[data-history] li .change")).to_have_text(["2 → 3", "1 → 2", "0 → 1"])
+    assert len(set(sent)) == 3
+    if locks:
+        assert len(sent) == 3
+    assert stored(server, name) == {"value": 3, "operationCount": 3}

@@ -21,12 +21,25 @@
 // reads what is left after it; where Web Locks are missing two tabs may
 // send the same change, which its key makes harmless.
 
-import { NetworkError } from "./graphql.js";
+import { GraphQLRequestError, NetworkError } from "./graphql.js";
 
 // After a send that got no answer while the browser says it is online
-// (the server is down or restarting): the next try. Coming back online and
+// (the server is down or restarting): the next try, unless the server said
+// when. Coming back online and
 // the page's socket reconnecting try at once.
 const RETRY_MS = 5000;
+
+// How long to wait before sending `error`'s change again, in ms; null when
+// the server refused the change for good. No answer (the network, the
+// server down) is worth another try, and so is an answer that says when
+// (`extensions.retryAfter`: the database locked by another process, or
+// out of disk, and nothing changed).
+function retryDelay(error) {
+  if (error instanceof NetworkError) return RETRY_MS;
+  if (!(error instanceof GraphQLRequestError)) return null;
+  const after = error.errors.map((each) => each.extensions?.retryAfter).filter(Number.isFinite);
+  return after.length ? Math.max(1000, ...after.map((seconds) => seconds * 1000)) : null;
+}
 
 // A key for a change. crypto.randomUUID exists only on secure pages (https,
 // localhost); a page served over plain http gets one from random bytes.
@@ -41,10 +54,10 @@ let made = 0;
 
 export class Outbox extends EventTarget {
   // `send(entry)` sends one change and resolves with the server's answer;
-  // it throws NetworkError when no answer came, any other error when the
-  // server refused the change. Events: "change" (what waits changed, here
-  // or in another tab), "sent" (detail: entry, answer), "refused" (detail:
-  // entry, error).
+  // it throws NetworkError when no answer came, GraphQLRequestError with
+  // the server's errors (see retryDelay). Events: "change" (what waits
+  // changed, here or in another tab), "sent" (detail: entry, answer),
+  // "refused" (detail: entry, error).
   constructor(counter, send) {
     super();
     this.prefix = `outbox:counter:${encodeURIComponent(counter)}:`;
@@ -130,8 +143,9 @@ export class Outbox extends EventTarget {
       try {
         answer = await this.send(entry);
       } catch (error) {
-        if (error instanceof NetworkError) {
-          this.stalled();
+        const delay = retryDelay(error);
+        if (delay !== null) {
+          this.stalled(delay);
           return;
         }
         this.remove(entry);
@@ -143,11 +157,11 @@ export class Outbox extends EventTarget {
     }
   }
 
-  // No answer: everything waits, and is shown as waiting.
-  stalled() {
+  // Not sent this time: everything waits, and is shown as waiting.
+  stalled(delay) {
     this.markWaiting();
     this.dispatchEvent(new Event("change"));
     clearTimeout(this.retryTimer);
-    if (navigator.onLine !== false) this.retryTimer = setTimeout(() => this.flush(), RETRY_MS);
+    if (navigator.onLine !== false) this.retryTimer = setTimeout(() => this.flush(), delay);
   }
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
@@ -13,6 +14,9 @@ OFFLINE_NOTICED_WITHIN = 3000
 # A change that got no answer while the browser is online is tried again
 # within 5 s (counter-outbox.js).
 RETRIED_WITHIN = 10000
+# The server waits 5 s for SQLite's write lock before answering that the
+# database is locked (app/db.py).
+LOCK_GIVEN_UP_WITHIN = 10000
 
 
 def connected(page: Page) -> None:
@@ -193,3 +197,23 @@ def test_two_tabs_sharing_an_outbox_apply_each_change_once(server, context, lock
     if locks:
         assert len(sent) == 3
     assert stored(server, name) == {"value": 3, "operationCount": 3}
+
+
+def test_a_change_the_server_could_not_write_yet_waits_and_is_applied_once(server, context):
+    # Another process holds SQLite's write lock longer than the server waits
+    # for it: the server answers that nothing changed and when to try again.
+    page = open_counter(context, server, "outbox-locked")
+    holder = sqlite3.connect(server.data_dir / "app.db", isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        change(page, "Increment", 4)
+        expect(waiting_line(page)).to_have_text(
+            "1 change waiting to be sent", timeout=LOCK_GIVEN_UP_WITHIN
+        )
+        expect(page.locator("[data-error]")).to_have_text("")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    expect(page.get_by_label("Counter value")).to_have_text("4", timeout=RETRIED_WITHIN)
+    expect(waiting_line(page)).to_be_hidden()
+    assert stored(server, "outbox-locked") == {"value": 4, "operationCount": 1}

@@ -188,7 +188,9 @@ function announce(event) {
 }
 
 const live = new LiveConnection();
-showConnectionState(live, root.querySelector("[role=status]"));
+showConnectionState(live, root.querySelector("[role=status]"), {
+  offline: "You're offline — changes will be sent when you're back",
+});
 live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FIELDS} } }`, { name }, {
   next: (payload) => payload.data && onEvent(payload.data.counter),
   reset: refresh,

@@ -71,6 +71,7 @@ def refuse_changes(route: Route) -> None:
 def test_changes_made_offline_are_shown_waiting_then_applied_once_when_back(server, context):
     page = open_counter(context, server, "outbox-offline")
     go_offline(context, page)
+    expect(page.get_by_role("status")).to_contain_text("changes will be sent when you're back")
     change(page, "Increment", 1)
     change(page, "Increment", 5)
     change(page, "Decrement", 2)

@@ -25,8 +25,7 @@ import { GraphQLRequestError, NetworkError } from "./graphql.js";
 
 // After a send that got no answer while the browser says it is online
 // (the server is down or restarting): the next try, unless the server said
-// when. Coming back online and
-// the page's socket reconnecting try at once.
+// when. Coming back online and the page's socket reconnecting try at once.
 const RETRY_MS = 5000;
 
 // How long to wait before sending `error`'s change again, in ms; null when

@@ -1,10 +1,12 @@
 // The counter page: live value and history over the counter(name:)
-// subscription, changes through GraphQL mutations.
+// subscription, changes through GraphQL mutations sent by way of the
+// outbox (counter-outbox.js), each with its own key.
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
+import { Outbox } from "./counter-outbox.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
@@ -18,6 +20,7 @@ const watchersEl = root.querySelector("[data-watchers]");
 const figure = document.querySelector("[data-chart=value]");
 const windowEl = figure.querySelector("[data-window]");
 const windowNoteEl = figure.querySelector("[data-window-note]");
+const outboxEl = root.querySelector("[data-outbox]");
 const LIST_ITEMS = 20;
 // The chart shows a window (counter-window.js): at first the latest
 // changes, as rendered; the picker loads another.
@@ -129,6 +132,7 @@ const refresh = oneAtATime(async () => {
       shown = counter.operationCount;
       showValue(counter.value, counter.updatedAt);
       historyEl.replaceChildren(...counter.recent.edges.map((edge) => historyItem(edge.node)));
+      showOutbox();
     }
   } finally {
     const waiting = held;
@@ -154,8 +158,11 @@ function apply(event) {
   if (shown !== null && count <= shown) return false;
   shown = count;
   showValue(event.value, event.metadata.updatedAt);
-  historyEl.prepend(historyItem(event));
-  while (historyEl.children.length > LIST_ITEMS) historyEl.lastElementChild.remove();
+  // Below the changes still waiting to be sent, which stay on top.
+  historyEl.insertBefore(historyItem(event), historyEl.querySelector(":scope > li:not([data-pending])"));
+  while (historyEl.querySelectorAll(":scope > li:not([data-pending])").length > LIST_ITEMS) {
+    historyEl.lastElementChild.remove();
+  }
   return true;
 }
 
@@ -181,7 +188,9 @@ function announce(event) {
 }
 
 const live = new LiveConnection();
-showConnectionState(live, root.querySelector("[role=status]"));
+showConnectionState(live, root.querySelector("[role=status]"), {
+  offline: "You're offline — changes will be sent when you're back",
+});
 live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FIELDS} } }`, { name }, {
   next: (payload) => payload.data && onEvent(payload.data.counter),
   reset: refresh,
@@ -201,30 +210,72 @@ windowEl.addEventListener("change", () => loadWindow());
 figure.querySelector("[data-window-picker]").hidden = false;
 
 const MUTATIONS = {
-  increment: ["incrementCounter", `mutation($name: String!, $n: Int) { incrementCounter(name: $name, amount: $n) { ${EVENT_FIELDS} } }`],
-  decrement: ["decrementCounter", `mutation($name: String!, $n: Int) { decrementCounter(name: $name, amount: $n) { ${EVENT_FIELDS} } }`],
-  setValue: ["setCounterValue", `mutation($name: String!, $n: Int!) { setCounterValue(name: $name, value: $n) { ${EVENT_FIELDS} } }`],
-  reset: ["resetCounter", `mutation($name: String!) { resetCounter(name: $name) { ${EVENT_FIELDS} } }`],
+  increment: ["incrementCounter", `mutation($name: String!, $n: Int, $key: String) { incrementCounter(name: $name, amount: $n, clientMutationId: $key) { ${EVENT_FIELDS} } }`],
+  decrement: ["decrementCounter", `mutation($name: String!, $n: Int, $key: String) { decrementCounter(name: $name, amount: $n, clientMutationId: $key) { ${EVENT_FIELDS} } }`],
+  setValue: ["setCounterValue", `mutation($name: String!, $n: Int!, $key: String) { setCounterValue(name: $name, value: $n, clientMutationId: $key) { ${EVENT_FIELDS} } }`],
+  reset: ["resetCounter", `mutation($name: String!, $key: String) { resetCounter(name: $name, clientMutationId: $key) { ${EVENT_FIELDS} } }`],
 };
 
-root.querySelector("[data-controls]").addEventListener("submit", async (submit) => {
+// One change from the outbox, with its key: sent again after a lost
+// answer, the server answers as the first time and changes nothing.
+async function sendChange(entry) {
+  const [field, query] = MUTATIONS[entry.op];
+  const data = await graphql(query, { name, n: entry.n, key: entry.key });
+  return data[field];
+}
+
+// A waiting change in words, as the history says them.
+function describe(entry) {
+  const amount = entry.n ?? 1;
+  if (entry.op === "increment") return `+${amount}`;
+  if (entry.op === "decrement") return `−${amount}`;
+  if (entry.op === "setValue") return `set to ${entry.n}`;
+  return "reset to 0";
+}
+
+const outbox = new Outbox(name, sendChange);
+
+// What waits to be sent: a line under the buttons, and rows on top of the
+// history marked as waiting (newest first, like the history).
+function showOutbox() {
+  const waiting = outbox.waiting();
+  outboxEl.hidden = waiting.length === 0;
+  outboxEl.textContent = waiting.length === 1 ? "1 change waiting to be sent" : `${waiting.length} changes waiting to be sent`;
+  for (const row of historyEl.querySelectorAll(":scope > li[data-pending]")) row.remove();
+  historyEl.prepend(...waiting.toReversed().map((entry) => h(
+    "li",
+    { class: "pending", dataset: { pending: entry.key } },
+    h("span", { class: "op" }, entry.op),
+    h("span", { class: "change" }, describe(entry)),
+    h("span", { class: "who" }, "waiting to be sent"),
+    h("time", { datetime: entry.at }, formatDateTime(entry.at)),
+  )));
+}
+
+outbox.addEventListener("change", showOutbox);
+outbox.addEventListener("sent", ({ detail: { answer } }) => {
+  mine.add(answer.metadata.operationCount);
+  // Connected, the change comes as an event like everyone's. Disconnected
+  // (by the button), the answer is all there is: show the new value, and
+  // leave the history to the replay once connected again.
+  if (live.state !== "connected") showValue(answer.value, answer.metadata.updatedAt);
+});
+outbox.addEventListener("refused", ({ detail: { entry, error } }) => {
+  errorEl.textContent = `Not saved (${entry.op} ${describe(entry)}): ${error.message}`;
+});
+// Back in touch with the server: send what waits.
+live.addEventListener("connected", () => outbox.flush());
+addEventListener("online", () => outbox.flush());
+showOutbox();
+outbox.flush();
+
+root.querySelector("[data-controls]").addEventListener("submit", (submit) => {
   submit.preventDefault();
   const op = submit.submitter?.value;
   if (!MUTATIONS[op]) return;
-  const [field, query] = MUTATIONS[op];
   const n = Number.parseInt(amountEl.value, 10);
   errorEl.textContent = "";
-  try {
-    const data = await graphql(query, { name, n: Number.isNaN(n) ? null : n });
-    const change = data[field];
-    mine.add(change.metadata.operationCount);
-    // Connected, the change comes as an event like everyone's. Disconnected
-    // (by the button), the answer is all there is: show the new value, and
-    // leave the history to the replay once connected again.
-    if (live.state !== "connected") showValue(change.value, change.metadata.updatedAt);
-  } catch (error) {
-    errorEl.textContent = error.message;
-  }
+  outbox.add({ op, n: op === "reset" || Number.isNaN(n) ? null : n });
 });
 
 live.connect();

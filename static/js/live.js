@@ -278,7 +278,10 @@ export class LiveConnection extends EventTarget {
 // <main> with the class "stale" and shows the [data-stale-hint] ("what is
 // shown may be out of date"); once connected again it clears [data-error]
 // messages that only said the server could not be reached.
-export function showConnectionState(connection, element) {
+// `options.offline`: the words for "offline" on a page that keeps changes
+// made meanwhile (the counter page's outbox) instead of losing them.
+export function showConnectionState(connection, element, options = {}) {
+  const offlineWords = options.offline ?? "You're offline — changes are not saved";
   const bar = element.closest("[data-connection]") ?? element;
   const label = element.querySelector("[data-state-label]") ?? element;
   const hint = element.querySelector("[data-stale-hint]");
@@ -292,7 +295,7 @@ export function showConnectionState(connection, element) {
     element.dataset.state = state;
     if (state === "connected") label.textContent = "Connected";
     else if (state === "connecting") label.textContent = "Connecting…";
-    else if (state === "offline") label.textContent = "You're offline — changes are not saved";
+    else if (state === "offline") label.textContent = offlineWords;
     else if (state === "disconnected") label.textContent = "Disconnected";
     else if (retryAt) {
       const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));

@@ -1,0 +1,166 @@
+// The counter page's outbox: changes the server has not answered yet.
+//
+// Every change gets a key of its own (the mutation's clientMutationId) and
+// is written here, in localStorage under the counter's name, before it is
+// sent; it leaves only when the server's answer arrives. So a change made offline,
+// or while the server cannot be reached, waits here across reloads, and
+// one whose answer was lost with the connection is sent again with the
+// same key, which the server answers with its first answer without
+// applying the change again. A change the server refuses leaves too (the
+// page says why): sending it again would be refused again.
+//
+// Changes are sent in the order they were made, one at a time, so a later
+// one never overtakes an earlier one still waiting.
+//
+// Each change is its own localStorage item, so that adding one is a single
+// write and taking one out a single removal: two tabs never rewrite a
+// shared list, in which one could drop what the other just added.
+//
+// Tabs of the same counter share the outbox. Sending happens under a Web
+// Lock named for the counter, so one tab sends at a time and the next
+// reads what is left after it; where Web Locks are missing two tabs may
+// send the same change, which its key makes harmless.
+
+import { GraphQLRequestError, NetworkError } from "./graphql.js";
+
+// After a send that got no answer while the browser says it is online
+// (the server is down or restarting): the next try, unless the server said
+// when. Coming back online and the page's socket reconnecting try at once.
+const RETRY_MS = 5000;
+
+// How long to wait before sending `error`'s change again, in ms; null when
+// the server refused the change for good. No answer (the network, the
+// server down) is worth another try, and so is an answer that says when
+// (`extensions.retryAfter`: the database locked by another process, or
+// out of disk, and nothing changed).
+function retryDelay(error) {
+  if (error instanceof NetworkError) return RETRY_MS;
+  if (!(error instanceof GraphQLRequestError)) return null;
+  const after = error.errors.map((each) => each.extensions?.retryAfter).filter(Number.isFinite);
+  return after.length ? Math.max(1000, ...after.map((seconds) => seconds * 1000)) : null;
+}
+
+// A key for a change. crypto.randomUUID exists only on secure pages (https,
+// localhost); a page served over plain http gets one from random bytes.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const hex = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"));
+  return hex.join("");
+}
+
+// Orders changes made in the same millisecond in one tab.
+let made = 0;
+
+export class Outbox extends EventTarget {
+  // `send(entry)` sends one change and resolves with the server's answer;
+  // it throws NetworkError when no answer came, GraphQLRequestError with
+  // the server's errors (see retryDelay). Events: "change" (what waits
+  // changed, here or in another tab), "sent" (detail: entry, answer),
+  // "refused" (detail: entry, error).
+  constructor(counter, send) {
+    super();
+    this.prefix = `outbox:counter:${encodeURIComponent(counter)}:`;
+    this.lockName = this.prefix;
+    this.send = send;
+    this.sending = false;
+    this.retryTimer = null;
+    // A tab that went away during a first try left its change marked so:
+    // from here on it is waiting like the rest.
+    this.markWaiting();
+    addEventListener("storage", (event) => {
+      if (event.key === null || event.key.startsWith(this.prefix)) this.dispatchEvent(new Event("change"));
+    });
+  }
+
+  // Every change not yet answered, oldest first.
+  entries() {
+    const found = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const item = localStorage.key(i);
+      if (!item?.startsWith(this.prefix)) continue;
+      try {
+        found.push(JSON.parse(localStorage.getItem(item)));
+      } catch {
+        localStorage.removeItem(item);
+      }
+    }
+    return found.filter(Boolean).sort((a, b) => a.time - b.time || a.seq - b.seq || (a.key < b.key ? -1 : 1));
+  }
+
+  // The changes to show as waiting to be sent: not those on their first
+  // try, so that a change made online does not flash up as pending.
+  waiting() {
+    return this.entries().filter((entry) => !entry.firstTry);
+  }
+
+  // Keeps `change` ({op, n}) under a new key and sends what waits.
+  add(change) {
+    const time = Date.now();
+    // Sent at once only when nothing waits before it and the browser is online.
+    const firstTry = this.entries().length === 0 && navigator.onLine !== false;
+    const entry = { ...change, key: newKey(), time, seq: ++made, at: new Date(time).toISOString(), firstTry };
+    localStorage.setItem(this.prefix + entry.key, JSON.stringify(entry));
+    this.dispatchEvent(new Event("change"));
+    this.flush();
+    return entry;
+  }
+
+  remove(entry) {
+    localStorage.removeItem(this.prefix + entry.key);
+    this.dispatchEvent(new Event("change"));
+  }
+
+  markWaiting() {
+    for (const entry of this.entries()) {
+      if (!entry.firstTry) continue;
+      // Unless another tab's answer took it out meanwhile.
+      if (localStorage.getItem(this.prefix + entry.key) === null) continue;
+      localStorage.setItem(this.prefix + entry.key, JSON.stringify({ ...entry, firstTry: false }));
+    }
+  }
+
+  // Sends what waits, in order, until it is empty or a send gets no answer.
+  // A call while this tab is sending does nothing: the loop reads the
+  // outbox afresh for each change, so it sends what was added meanwhile.
+  async flush() {
+    if (this.sending) return;
+    this.sending = true;
+    clearTimeout(this.retryTimer);
+    try {
+      if (navigator.locks) await navigator.locks.request(this.lockName, () => this.sendAll());
+      else await this.sendAll();
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  async sendAll() {
+    for (;;) {
+      const entry = this.entries()[0];
+      if (!entry) return;
+      let answer;
+      try {
+        answer = await this.send(entry);
+      } catch (error) {
+        const delay = retryDelay(error);
+        if (delay !== null) {
+          this.stalled(delay);
+          return;
+        }
+        this.remove(entry);
+        this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
+        continue;
+      }
+      this.remove(entry);
+      this.dispatchEvent(new CustomEvent("sent", { detail: { entry, answer } }));
+    }
+  }
+
+  // Not sent this time: everything waits, and is shown as waiting.
+  stalled(delay) {
+    this.markWaiting();
+    this.dispatchEvent(new Event("change"));
+    clearTimeout(this.retryTimer);
+    if (navigator.onLine !== false) this.retryTimer = setTimeout(() => this.flush(), delay);
+  }
+}

@@ -442,6 +442,12 @@ class TabsChanged:
 
     user_id: int
     tabs: int
+    #: The user's open connections as presence members
+    #: (app.realtime.devices), oldest first; None past the bound.
+    devices: tuple[str, ...] | None = ()
+    #: Which connections opened and closed since the previous notice.
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
 
     @property
     def topic(self) -> Topic:
@@ -455,8 +461,8 @@ def presence_changed(
     joined: tuple[str, ...] = (),
     left: tuple[str, ...] = (),
 ) -> CounterPresenceChanged | TabsChanged:
-    """The notice for a presence key's new total (and, for a counter, its
-    members)."""
+    """The notice for a presence key's new total and members (a counter's
+    signed-in watchers; a user's devices)."""
     if key[0] == "user":
-        return TabsChanged(int(key[1]), total)
+        return TabsChanged(int(key[1]), total, members, joined, left)
     return CounterPresenceChanged(key[1], total, members, joined, left)

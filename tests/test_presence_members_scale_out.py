@@ -76,3 +76,29 @@ async def test_every_join_and_leave_is_told_once_on_both_processes(pair):
         socket.close()
     for observer in observers:
         observer.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_users_devices_on_either_process_are_told_to_them_alone(pair):
+    a, b = pair
+    owner, stranger = await sign_up(a, "owner"), await sign_up(b, "stranger")
+    query = "subscription { libraryPresence { tabs devices { id } joined { id } left { id } } }"
+    mine, theirs = await a.graphql_socket(owner), await b.graphql_socket(stranger)
+    for socket in (mine, theirs):
+        await socket.subscribe("d", query)
+    first = (await mine.next_payload("d"))["data"]["libraryPresence"]
+    assert first["tabs"] == 1
+    (own_device,) = first["devices"]
+    await theirs.next_payload("d")
+
+    on_b = await b.counter_socket("elsewhere", token=owner)
+    joined = (await mine.next_payload("d", timeout=10))["data"]["libraryPresence"]
+    assert joined["tabs"] == 2
+    assert joined["devices"][0] == own_device
+    assert joined["joined"] == joined["devices"][1:]
+    on_b.close()
+    left = (await mine.next_payload("d", timeout=10))["data"]["libraryPresence"]
+    assert left == {"tabs": 1, "devices": [own_device], "joined": [], "left": joined["joined"]}
+    await theirs.nothing_more(1.0)  # the owner's devices never reach the stranger
+    mine.close()
+    theirs.close()

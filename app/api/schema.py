@@ -68,6 +68,11 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "joined": presence.presence_joined,
         "left": presence.presence_left,
     },
+    "LibraryPresence": {
+        "devices": presence.library_devices,
+        "joined": presence.library_joined,
+        "left": presence.library_left,
+    },
     "CounterUpdateEvent": {"metadata": counters.counter_update_metadata},
     "User": {"id": root.user_id},
     "Library": {"stories": library.library_stories, "tags": library.library_tags},

@@ -17,7 +17,7 @@ logged once, and the next sweep retries.
 Members (app.realtime.members) ride along in a second hash per key,
 `presence-members:{key}` (field: process id, value: that process's
 usernames as JSON, or the cut marker past the bound), written by the same
-script as the count and only when the key has members; the totals script
+script as the count (a key without members costs one HDEL of nothing); the totals script
 returns each live process's members with its sum, and expires them the same
 way, so a killed process's members vanish with its counts.
 
@@ -48,8 +48,7 @@ ALIVE = "presence:alive"
 # KEYS[1]: the alive set; KEYS[2..n+1]: count hashes; KEYS[n+2..2n+1]:
 # their members hashes. ARGV[1]: process id; ARGV[2]: ttl in ms;
 # ARGV[3..n+2]: this process's count for each hash (0 deletes);
-# ARGV[n+3..2n+2]: its members of each ("" deletes, "-": keys that never
-# have members, left alone).
+# ARGV[n+3..2n+2]: its members of each ("" deletes).
 _PUT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -66,13 +65,11 @@ for i = 2, n + 1 do
     redis.call('HDEL', KEYS[i], ARGV[1])
   end
   local members = ARGV[i + n + 1]
-  if members ~= '-' then
-    if members ~= '' then
-      redis.call('HSET', KEYS[i + n], ARGV[1], members)
-      redis.call('PEXPIRE', KEYS[i + n], ttl)
-    else
-      redis.call('HDEL', KEYS[i + n], ARGV[1])
-    end
+  if members ~= '' then
+    redis.call('HSET', KEYS[i + n], ARGV[1], members)
+    redis.call('PEXPIRE', KEYS[i + n], ttl)
+  else
+    redis.call('HDEL', KEYS[i + n], ARGV[1])
   end
 end
 return n
@@ -143,11 +140,6 @@ def members_key(key: Key) -> str:
 def _hashes(keys: list[Key]) -> list[str]:
     """The KEYS of the scripts: the alive set, count hashes, members hashes."""
     return [ALIVE, *map(redis_key, keys), *map(members_key, keys)]
-
-
-def _named(key: Key) -> bool:
-    """Whether `key`'s sockets may carry members (counters' do; tabs' never)."""
-    return key[0] == "counter"
 
 
 class RedisTotals:
@@ -342,7 +334,7 @@ class RedisTotals:
         self._client_or_fail()
         counts = [self.local.get(key, 0) for key in keys]
         roster = self.counts.roster
-        members = [roster.blob(key) if _named(key) else "-" for key in keys]
+        members = [roster.blob(key) for key in keys]
         await self._scripts["put"](
             keys=_hashes(keys), args=[self.process_id, self.ttl_ms, *counts, *members]
         )

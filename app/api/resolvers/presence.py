@@ -1,5 +1,7 @@
 """Presence members as GraphQL sees them: usernames become `Member`
-objects, and a cut list (None) is `members: null, truncated: true`.
+objects, a cut list (None) is `members: null, truncated: true`, and a
+user's connections become `Device`s (only ever on their own
+`libraryPresence`).
 
 The names come from app.realtime.presence through the context; nothing
 here counts or stores anything.
@@ -13,7 +15,8 @@ from graphql import GraphQLResolveInfo
 
 from app.api.resolvers.base import Context
 from app.api.resolvers.counters import CounterLike
-from app.events import CounterPresenceChanged, counter_presence_key
+from app.events import CounterPresenceChanged, TabsChanged, counter_presence_key
+from app.realtime.devices import Device, parse_device
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +65,19 @@ def presence_joined(source: CounterPresenceChanged, _info: GraphQLResolveInfo) -
 
 def presence_left(source: CounterPresenceChanged, _info: GraphQLResolveInfo) -> list[Member]:
     return [Member(name) for name in source.left]
+
+
+def _devices(members: tuple[str, ...]) -> list[Device]:
+    return [parse_device(member) for member in members]
+
+
+def library_devices(source: TabsChanged, _info: GraphQLResolveInfo) -> list[Device] | None:
+    return None if source.devices is None else _devices(source.devices)
+
+
+def library_joined(source: TabsChanged, _info: GraphQLResolveInfo) -> list[Device]:
+    return _devices(source.joined)
+
+
+def library_left(source: TabsChanged, _info: GraphQLResolveInfo) -> list[Device]:
+    return _devices(source.left)

@@ -63,6 +63,15 @@ async def test_every_join_and_leave_is_told_once_on_both_processes(pair):
         assert Counter(n for f in frames for n in f.get("left", [])) == leaves
     assert sum(joins.values()) > 10  # a run worth the name
     assert sum(leaves.values()) > 5
+    query = '{ counter(name: "square") { watching { count members { username } truncated } } }'
+    expected = {
+        "count": len(open_sockets) + 2,
+        "members": [{"username": user} for user in present(open_sockets)],
+        "truncated": False,
+    }
+    for process in pair:  # the same answer from either process, over HTTP
+        reply = await process.graphql_async(query)
+        assert reply["data"]["counter"]["watching"] == expected
 
     # B dies without cleaning up: its watchers and members go within the TTL.
     ghost = await b.counter_socket("square", tokens[USERS[0]])

@@ -1,8 +1,9 @@
 """Presence members: which signed-in users a presence key counts, bounded.
 
-Counts say how many; members say who, for keys whose sockets carry a
-username (a counter's signed-in watchers). Anonymous sockets are counted by
-`app.realtime.presence` and never appear here. The list is bounded: once
+Counts say how many; members say who: a counter's signed-in watchers by
+username, a user's connections by device (app.realtime.devices).
+Anonymous sockets are counted by `app.realtime.presence` and never appear
+here. The list is bounded: once
 more than `LIMIT` distinct users watch one key (in this process or in all
 of them together) the key's members are "cut" (None) and only its count is
 told, so a popular counter never costs per-member work on the wire or in

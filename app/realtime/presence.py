@@ -25,11 +25,12 @@ The component sees this process's counts and followed keys through the
 small `Counts` view, and tells the presence when a total may have moved;
 the throttle, the notices and the sweep stay here, written once.
 
-Keys whose sockets carry a username (a counter's signed-in watchers) also
-have members (app.realtime.members): `enter(key, member)` names the
-socket's user, and each notice carries the members, bounded, with who
-joined and who left since the previous notice. A notice goes out when the
-total or the members moved.
+Keys also have members (app.realtime.members): `enter(key, member)` names
+the socket (a counter's signed-in watcher by username; a user's connection
+by its device, app.realtime.devices), and each notice carries the members,
+bounded, with who joined and who left since the previous notice. A notice
+goes out when the total or the members moved; a listener's first
+`current` is what the next notice's joins and leaves are counted from.
 
 Threading: everything here runs on the IOLoop thread (see app.realtime).
 """

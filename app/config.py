@@ -77,6 +77,9 @@ class Settings:
     presence_ttl: float = 30.0
     #: Fewest seconds between two presence notices about one key.
     presence_notice_interval: float = 0.25
+    #: Most signed-in watchers a counter lists by name; past it, only the
+    #: count is told (app.realtime.members).
+    presence_members: int = 50
     #: Deliveries (one event to one subscriber) per slice of a fan-out; the
     #: rest follow on later turns of the event loop (app.realtime.registry).
     fanout_slice: int = 250
@@ -155,12 +158,22 @@ def load_settings(
         "presence_notice_interval",
         default=env.get("PRESENCE_NOTICE_INTERVAL", str(defaults.presence_notice_interval)),
     )
+    parser.define(
+        "presence_members",
+        type=int,
+        default=int(env.get("PRESENCE_MEMBERS", defaults.presence_members)),
+    )
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
     if parser.history_size < 1 or parser.history_ttl <= 0:
         raise SettingsError(
             "HISTORY_SIZE must be at least 1 and HISTORY_TTL above 0 seconds: "
             "they bound the events a reconnecting client can be sent again."
+        )
+    if parser.presence_members < 0:
+        raise SettingsError(
+            "PRESENCE_MEMBERS must be 0 or more: it bounds how many watchers a "
+            "counter lists by name (0 lists none, only the count)."
         )
     # A platform that sets PORT (Heroku) expects us on every interface.
     host = parser.host or ("0.0.0.0" if "PORT" in env else defaults.host)
@@ -197,6 +210,7 @@ def load_settings(
         presence_notice_interval=_seconds(
             "PRESENCE_NOTICE_INTERVAL", parser.presence_notice_interval
         ),
+        presence_members=parser.presence_members,
         command=tuple(rest),
     )
 

@@ -419,10 +419,16 @@ def presence_topic(key: Topic) -> Topic:
 @dataclass(frozen=True, slots=True)
 class CounterPresenceChanged:
     """Fires, at most a few times a second, when the number of sockets and
-    subscriptions watching a counter moves."""
+    subscriptions watching a counter moves, or who of them is signed in."""
 
     name: str
     watchers: int
+    #: The signed-in usernames watching, sorted; None when more than the
+    #: bound (app.realtime.members.LIMIT) watch and only the count is told.
+    members: tuple[str, ...] | None = ()
+    #: Who came and who went since the previous notice (empty while cut).
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
 
     @property
     def topic(self) -> Topic:
@@ -436,14 +442,27 @@ class TabsChanged:
 
     user_id: int
     tabs: int
+    #: The user's open connections as presence members
+    #: (app.realtime.devices), oldest first; None past the bound.
+    devices: tuple[str, ...] | None = ()
+    #: Which connections opened and closed since the previous notice.
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
 
     @property
     def topic(self) -> Topic:
         return presence_topic(user_presence_key(self.user_id))
 
 
-def presence_changed(key: Topic, total: int) -> CounterPresenceChanged | TabsChanged:
-    """The notice for a presence key's new total."""
+def presence_changed(
+    key: Topic,
+    total: int,
+    members: tuple[str, ...] | None = (),
+    joined: tuple[str, ...] = (),
+    left: tuple[str, ...] = (),
+) -> CounterPresenceChanged | TabsChanged:
+    """The notice for a presence key's new total and members (a counter's
+    signed-in watchers; a user's devices)."""
     if key[0] == "user":
-        return TabsChanged(int(key[1]), total)
-    return CounterPresenceChanged(key[1], total)
+        return TabsChanged(int(key[1]), total, members, joined, left)
+    return CounterPresenceChanged(key[1], total, members, joined, left)

@@ -36,6 +36,8 @@ class CounterSocket:
         self.connection = connection
         #: The `watchers` of every presence frame read so far.
         self.presence: list[int] = []
+        #: Every presence frame read so far, whole (members, joined, left).
+        self.presence_frames: list[dict[str, Any]] = []
         #: Other frames read while waiting for a presence frame.
         self.held: deque[Any] = deque()
 
@@ -49,6 +51,7 @@ class CounterSocket:
         message = orjson.loads(frame)
         if isinstance(message, dict) and message.get("type") == "presence":
             self.presence.append(message["watchers"])
+            self.presence_frames.append(message)
             return None
         return message
 
@@ -75,6 +78,30 @@ class CounterSocket:
             if message is not None:
                 self.held.append(message)
         return self.presence
+
+    async def members(
+        self, expected: list[str] | None, watchers: int, timeout: float = TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """Reads until a presence frame names `expected` (a missing
+        `members` is nobody) with `watchers`; returns every presence frame."""
+
+        def said() -> bool:
+            if not self.presence_frames:
+                return False
+            last = self.presence_frames[-1]
+            return last.get("members", []) == expected and last["watchers"] == watchers
+
+        deadline = time.monotonic() + timeout
+        while not said():
+            try:
+                message = await self._read(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise AssertionError(
+                    f"no presence frame said {expected} of {watchers}; saw {self.presence_frames}"
+                ) from None
+            if message is not None:
+                self.held.append(message)
+        return self.presence_frames
 
     async def receive_type(self, kind: str, timeout: float = TIMEOUT) -> Any:
         """The next frame of type `kind`, skipping broadcast events."""

@@ -52,7 +52,7 @@ async def settled(app, timeout: float = 5.0) -> None:
     # The last notices go out within the throttle; then nothing is kept.
     while True:
         services.presence.forget_idle()
-        if services.presence.state() == {"local": 0, "followed": 0, "notices": 0}:
+        if services.presence.state() == {"local": 0, "members": 0, "followed": 0, "notices": 0}:
             return
         assert time.monotonic() < deadline, services.presence.state()
         await asyncio.sleep(0.05)

@@ -79,10 +79,12 @@ async def run_operation(
         member.hold()  # before joining: no live event falls before the history read
     group = live.join(source.topic, prepared, variables, context, built, member)
     counts, presence = source.counts, context.presence
+    # A signed-in watcher is named among the counter's members.
+    watcher = context.viewer.username if context.viewer is not None else None
     entered = False
     try:
         if counts is not None and presence is not None:
-            presence.enter(counts)
+            presence.enter(counts, watcher)
             entered = True
         if source.initial is not None and (first := source.initial()) is not None:
             group.deliver_to(member, first)
@@ -97,7 +99,7 @@ async def run_operation(
     finally:
         group.leave(member)
         if entered:
-            presence.leave(counts)  # type: ignore[union-attr,arg-type]
+            presence.leave(counts, watcher)  # type: ignore[union-attr,arg-type]
 
 
 def _since(payload: SubscribePayload) -> Position | str | None:

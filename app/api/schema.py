@@ -21,7 +21,7 @@ from graphql import (
     build_schema,
 )
 
-from app.api.resolvers import accounts, counters, follows, library, root, subscriptions
+from app.api.resolvers import accounts, counters, follows, library, presence, root, subscriptions
 from app.api.scalars import install_datetime
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -60,6 +60,18 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "id": counters.counter_id,
         "history": counters.counter_history,
         "watchers": counters.counter_watchers,
+        "watching": presence.counter_watching,
+    },
+    "CounterPresence": {
+        "members": presence.presence_members,
+        "truncated": presence.presence_truncated,
+        "joined": presence.presence_joined,
+        "left": presence.presence_left,
+    },
+    "LibraryPresence": {
+        "devices": presence.library_devices,
+        "joined": presence.library_joined,
+        "left": presence.library_left,
     },
     "CounterUpdateEvent": {"metadata": counters.counter_update_metadata},
     "User": {"id": root.user_id},

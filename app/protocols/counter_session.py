@@ -80,13 +80,15 @@ class Registry(Protocol):
 
 
 class Presence(Protocol):
-    """Watcher counts, as far as the session needs them."""
+    """Watcher counts and members, as far as the session needs them."""
 
-    def enter(self, key: Topic) -> None: ...
+    def enter(self, key: Topic, member: str | None = None) -> None: ...
 
-    def leave(self, key: Topic) -> None: ...
+    def leave(self, key: Topic, member: str | None = None) -> None: ...
 
     def current(self, key: Topic) -> int | None: ...
+
+    def members(self, key: Topic) -> tuple[str, ...] | None: ...
 
 
 class Services(Protocol):
@@ -152,8 +154,8 @@ class CounterSession:
         self.resumed = False
         #: Counted as a watcher of the counter, and listening for the count.
         self.watching = False
-        #: The last count of watchers sent: a notice may repeat it.
-        self.watchers_sent: int | None = None
+        #: The last count of watchers and members sent: a notice may repeat it.
+        self.watchers_sent: tuple[int, tuple[str, ...] | None] | None = None
         #: Set while a command runs, done once it is answered.
         self.running: asyncio.Future[None] | None = None
         #: Stopping for a restart: commands that arrive now are not run.
@@ -286,7 +288,7 @@ class CounterSession:
         of its watchers."""
         if type(event) is not CounterChanged:
             assert isinstance(event, CounterPresenceChanged)
-            self.send_watchers(event.watchers, shared)
+            self.send_watchers(event, shared)
             return
         verdict = self.cursor.accept(event.offset, event)  # type: ignore[union-attr]
         if verdict is not SEND:
@@ -319,25 +321,38 @@ class CounterSession:
 
     # ----------------------------------------------------------- presence
 
+    @property
+    def member(self) -> str | None:
+        """Whom this socket shows among the watchers: its signed-in user's
+        name; a socket without credentials is counted, not named."""
+        return self.credential.user.username if self.credential is not None else None
+
     def watch(self) -> None:
         """Counts the socket as a watcher, listens for the count, and sends it."""
         presence, key = self.services.presence, counter_presence_key(self.name)
         self.services.registry.add(presence_topic(key), self)
-        presence.enter(key)
+        presence.enter(key, self.member)
         self.watching = True
-        self.send_watchers(presence.current(key), None)
+        watchers = presence.current(key)
+        if watchers is not None:
+            notice = CounterPresenceChanged(self.name, watchers, presence.members(key))
+            self.send_watchers(notice, None)
 
-    def send_watchers(self, watchers: int | None, shared: dict[object, object] | None) -> None:
-        """A `presence` frame, each number once; encoded once per notice."""
-        if watchers is None or watchers == self.watchers_sent:
+    def send_watchers(
+        self, notice: CounterPresenceChanged, shared: dict[object, object] | None
+    ) -> None:
+        """A `presence` frame, each count and member list once; encoded once
+        per notice."""
+        seen = (notice.watchers, notice.members)
+        if seen == self.watchers_sent:
             return
-        self.watchers_sent = watchers
+        self.watchers_sent = seen
         if shared is None:
-            self.send(protocol.presence_message(watchers))
+            self.send(protocol.presence_message(notice))
             return
         frame = shared.get(_PRESENCE_FRAME)
         if frame is None:
-            frame = shared[_PRESENCE_FRAME] = protocol.encode(protocol.presence_message(watchers))
+            frame = shared[_PRESENCE_FRAME] = protocol.encode(protocol.presence_message(notice))
         self.send_bytes(frame, shared)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ sending
@@ -362,4 +377,4 @@ class CounterSession:
             self.watching = False
             key = counter_presence_key(self.name)
             services.registry.discard(presence_topic(key), self)
-            services.presence.leave(key)
+            services.presence.leave(key, self.member)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from app.clock import isoformat_ms
-from app.events import Actor, CounterChanged, CounterSnapshot
+from app.events import Actor, CounterChanged, CounterPresenceChanged, CounterSnapshot
 from app.ids import to_global_id
 from app.models.counter import INT_MAX, INT_MIN, OPERATION_TYPES
 from app.realtime.history import Position, PositionError
@@ -217,6 +217,20 @@ def error_message(text: str, key: str | None = None) -> dict[str, Any]:
     return message
 
 
-def presence_message(watchers: int) -> dict[str, Any]:
-    """How many sockets watch the counter now, across processes."""
-    return {"type": "presence", "watchers": watchers}
+def presence_message(notice: CounterPresenceChanged) -> dict[str, Any]:
+    """How many sockets watch the counter now, across processes, and which
+    signed-in users among them. Optional fields, each only when it says
+    something (a room of anonymous watchers gets the frame it always got):
+    `members` when somebody signed in watches (null with `truncated: true`
+    past the bound), `joined` and `left` when somebody did."""
+    message: dict[str, Any] = {"type": "presence", "watchers": notice.watchers}
+    if notice.members is None:
+        message["members"] = None
+        message["truncated"] = True
+    elif notice.members:
+        message["members"] = list(notice.members)
+    if notice.joined:
+        message["joined"] = list(notice.joined)
+    if notice.left:
+        message["left"] = list(notice.left)
+    return message

@@ -29,7 +29,7 @@ from app.models import stream
 from app.realtime.broadcast import Broadcast, LocalBroadcast
 from app.realtime.database_history import DatabaseHistory, latest_offset
 from app.realtime.history import History
-from app.realtime.presence import Key, Presence, Totals
+from app.realtime.presence import Key, Presence, Snapshot, Totals
 from app.realtime.redis_broadcast import RedisBroadcast
 from app.realtime.redis_presence import RedisTotals
 from app.realtime.registry import Registry
@@ -83,6 +83,7 @@ def make_realtime(settings: Settings, registry: Registry) -> Realtime:
         settings.presence_notice_interval,
         settings.presence_renew,
         _totals(settings),
+        settings.presence_members,
     )
     if settings.redis_url:
         stream.keep_history_in_database(None)
@@ -114,11 +115,14 @@ def _totals(settings: Settings) -> Totals | None:
     return None  # this process's own counts
 
 
-def _notify(registry: Registry) -> Callable[[Key, int], None]:
+def _notify(registry: Registry) -> Callable[[Key, Snapshot], None]:
     """Presence notices go to the registry, on each key's own topic."""
 
-    def notify(key: Key, total: int) -> None:
-        registry.publish(events.presence_topic(key), events.presence_changed(key, total))
+    def notify(key: Key, snapshot: Snapshot) -> None:
+        notice = events.presence_changed(
+            key, snapshot.total, snapshot.members, snapshot.joined, snapshot.left
+        )
+        registry.publish(events.presence_topic(key), notice)
 
     return notify
 

@@ -25,6 +25,13 @@ The component sees this process's counts and followed keys through the
 small `Counts` view, and tells the presence when a total may have moved;
 the throttle, the notices and the sweep stay here, written once.
 
+Keys also have members (app.realtime.members): `enter(key, member)` names
+the socket (a counter's signed-in watcher by username; a user's connection
+by its device, app.realtime.devices), and each notice carries the members,
+bounded, with who joined and who left since the previous notice. A notice
+goes out when the total or the members moved; a listener's first
+`current` is what the next notice's joins and leaves are counted from.
+
 Threading: everything here runs on the IOLoop thread (see app.realtime).
 """
 
@@ -37,11 +44,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.realtime.members import LIMIT, Names, Roster, changes
+
 log = logging.getLogger(__name__)
 
 Key = tuple[str, ...]
-#: Called with a key and its new total (throttled, only when it moved).
-Notify = Callable[[Key, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one notice tells: the total, the members, and the moves since
+    the previous notice of the same key."""
+
+    total: int
+    members: Names = ()
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+
+
+#: Called with a key and its new snapshot (throttled, only when it moved).
+Notify = Callable[[Key, Snapshot], None]
 #: Whether anybody in this process listens for a key's notices.
 Listened = Callable[[Key], bool]
 
@@ -50,7 +72,7 @@ Listened = Callable[[Key], bool]
 class _Notice:
     """Per key: the last value notified, when, and the pending trailing edge."""
 
-    sent: int | None = None
+    sent: tuple[int, Names] | None = None
     at: float = -math.inf
     timer: asyncio.TimerHandle | None = None
 
@@ -62,6 +84,8 @@ class Counts(Protocol):
     local: dict[Key, int]
     #: Keys somebody in this process listens to.
     followed: set[Key]
+    #: This process's members per key.
+    roster: Roster
 
     def moved(self, key: Key) -> None:
         """The total of `key` may have changed: notify, within the throttle."""
@@ -79,8 +103,14 @@ class Totals(Protocol):
     def total(self, key: Key) -> int | None:
         """The total now, or None while it is not known yet."""
 
+    def members(self, key: Key) -> Names:
+        """The members now, as far as known (with `total`)."""
+
     async def count(self, key: Key) -> int:
         """The total now, asking further if it is not known here."""
+
+    async def watching(self, key: Key) -> tuple[int, Names]:
+        """The total and the members now, asking further if need be."""
 
     def followed(self, key: Key) -> None:
         """Somebody here started listening to `key`."""
@@ -116,8 +146,15 @@ class LocalTotals:
         assert self.counts is not None, "bound by its Presence"
         return self.counts.local.get(key, 0)
 
+    def members(self, key: Key) -> Names:
+        assert self.counts is not None, "bound by its Presence"
+        return self.counts.roster.names(key)
+
     async def count(self, key: Key) -> int:
         return self.total(key)
+
+    async def watching(self, key: Key) -> tuple[int, Names]:
+        return self.total(key), self.members(key)
 
     def followed(self, key: Key) -> None:
         pass
@@ -149,6 +186,7 @@ class Presence:
         interval: float,
         renew: float,
         totals: Totals | None = None,
+        members_limit: int = LIMIT,
     ) -> None:
         self.notify = notify
         self.listened = listened
@@ -158,6 +196,8 @@ class Presence:
         self.local: dict[Key, int] = {}
         #: Keys somebody in this process listens to (since `current`).
         self.followed: set[Key] = set()
+        #: This process's members per key (named sockets only).
+        self.roster = Roster(members_limit)
         self._notices: dict[Key, _Notice] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self.totals: Totals = totals if totals is not None else LocalTotals()
@@ -165,16 +205,22 @@ class Presence:
 
     # ------------------------------------------------------------ counting
 
-    def enter(self, key: Key) -> None:
+    def enter(self, key: Key, member: str | None = None) -> None:
+        """Counts one socket towards `key`; `member` names its user (None:
+        counted, not named). `leave` must be given the same member."""
         self.local[key] = self.local.get(key, 0) + 1
+        if member is not None:
+            self.roster.enter(key, member)
         self._local_moved(key)
 
-    def leave(self, key: Key) -> None:
+    def leave(self, key: Key, member: str | None = None) -> None:
         count = self.local.get(key, 0) - 1
         if count > 0:
             self.local[key] = count
         else:
             self.local.pop(key, None)
+        if member is not None:
+            self.roster.leave(key, member)
         self._local_moved(key)
 
     def current(self, key: Key) -> int | None:
@@ -182,14 +228,28 @@ class Presence:
         while it is not known yet (a notice follows once it is)."""
         self.totals.followed(key)
         self.followed.add(key)
-        return self.total(key)
+        total = self.total(key)
+        if total is not None and key not in self._notices:
+            # What this listener is told now is what the next notice's
+            # joined and left are counted from.
+            self._notices[key] = _Notice(sent=(total, self.members(key)))
+        return total
 
     def total(self, key: Key) -> int | None:
         return self.totals.total(key)
 
+    def members(self, key: Key) -> Names:
+        """The members now, for a listener that just got `current`."""
+        return self.totals.members(key)
+
     async def count(self, key: Key) -> int:
         """The total now, for a one-off read (such as `Counter.watchers`)."""
         return await self.totals.count(key)
+
+    async def watching(self, key: Key) -> tuple[int, Names]:
+        """The total and the members now, for a one-off read
+        (`Counter.watching`)."""
+        return await self.totals.watching(key)
 
     @property
     def healthy(self) -> bool:
@@ -218,12 +278,17 @@ class Presence:
             return
         notice.timer = None
         value = self.total(key)
-        if value is None or value == notice.sent:
+        if value is None:
             return
-        notice.sent = value
+        members = self.members(key)
+        if notice.sent is not None and notice.sent == (value, members):
+            return
+        before = notice.sent[1] if notice.sent is not None else ()
+        joined, left = changes(before, members)
+        notice.sent = (value, members)
         notice.at = asyncio.get_running_loop().time()
         try:
-            self.notify(key, value)
+            self.notify(key, Snapshot(value, members, joined, left))
         except Exception:
             log.exception("presence notice for %s failed", key)
 
@@ -270,6 +335,7 @@ class Presence:
         """How much this process keeps (for tests proving cleanup)."""
         return {
             "local": len(self.local),
+            "members": len(self.roster),
             "followed": len(self.followed),
             "notices": len(self._notices),
         }

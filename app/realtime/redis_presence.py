@@ -14,6 +14,13 @@ what retires expired processes and covers lost pub/sub messages. If
 Redis is unreachable the totals fall back to local counts, the outage is
 logged once, and the next sweep retries.
 
+Members (app.realtime.members) ride along in a second hash per key,
+`presence-members:{key}` (field: process id, value: that process's
+usernames as JSON, or the cut marker past the bound), written by the same
+script as the count (a key without members costs one HDEL of nothing); the totals script
+returns each live process's members with its sum, and expires them the same
+way, so a killed process's members vanish with its counts.
+
 Threading: everything here runs on the IOLoop thread (see app.realtime).
 """
 
@@ -28,6 +35,7 @@ import redis.asyncio as redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from app.realtime.members import Names, merge, parse
 from app.realtime.presence import Counts, Key
 from app.realtime.redis_channel import listen
 
@@ -37,48 +45,75 @@ CHANNEL = "live:presence"
 ALIVE = "presence:alive"
 
 
-# KEYS[1]: the alive set; KEYS[2..]: hashes. ARGV[1]: process id; ARGV[2]:
-# ttl in ms; ARGV[3..]: this process's count for each hash (0 deletes).
+# KEYS[1]: the alive set; KEYS[2..n+1]: count hashes; KEYS[n+2..2n+1]:
+# their members hashes. ARGV[1]: process id; ARGV[2]: ttl in ms;
+# ARGV[3..n+2]: this process's count for each hash (0 deletes);
+# ARGV[n+3..2n+2]: its members of each ("" deletes).
 _PUT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
+local n = (#KEYS - 1) / 2
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-for i = 2, #KEYS do
-  local n = tonumber(ARGV[i + 1])
-  if n > 0 then
-    redis.call('HSET', KEYS[i], ARGV[1], n)
+for i = 2, n + 1 do
+  local count = tonumber(ARGV[i + 1])
+  if count > 0 then
+    redis.call('HSET', KEYS[i], ARGV[1], count)
     redis.call('PEXPIRE', KEYS[i], ttl)
   else
     redis.call('HDEL', KEYS[i], ARGV[1])
   end
+  local members = ARGV[i + n + 1]
+  if members ~= '' then
+    redis.call('HSET', KEYS[i + n], ARGV[1], members)
+    redis.call('PEXPIRE', KEYS[i + n], ttl)
+  else
+    redis.call('HDEL', KEYS[i + n], ARGV[1])
+  end
 end
-return #KEYS - 1
+return n
 """
 
-# KEYS[1]: the alive set; KEYS[2..]: hashes. ARGV[1]: the reader's process
-# id, left out of the sums (it adds its exact local count itself). Fields
-# of expired processes are deleted on the way.
+# KEYS as for _PUT. ARGV[1]: the reader's process id, left out of the sums
+# (it adds its exact local count and members itself). Fields of expired
+# processes are deleted on the way. Per key: {sum, members of each other
+# live process...}.
 _TOTALS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = (#KEYS - 1) / 2
 local totals = {}
-for i = 2, #KEYS do
+local function alive(pid)
+  local expiry = redis.call('ZSCORE', KEYS[1], pid)
+  return expiry and tonumber(expiry) > now
+end
+for i = 2, n + 1 do
   local total = 0
   local entries = redis.call('HGETALL', KEYS[i])
   for j = 1, #entries, 2 do
     local pid = entries[j]
     if pid ~= ARGV[1] then
-      local expiry = redis.call('ZSCORE', KEYS[1], pid)
-      if expiry and tonumber(expiry) > now then
+      if alive(pid) then
         total = total + tonumber(entries[j + 1])
       else
         redis.call('HDEL', KEYS[i], pid)
       end
     end
   end
-  totals[#totals + 1] = total
+  local row = {total}
+  local members = redis.call('HGETALL', KEYS[i + n])
+  for j = 1, #members, 2 do
+    local pid = members[j]
+    if pid ~= ARGV[1] then
+      if alive(pid) then
+        row[#row + 1] = members[j + 1]
+      else
+        redis.call('HDEL', KEYS[i + n], pid)
+      end
+    end
+  end
+  totals[#totals + 1] = row
 end
 return totals
 """
@@ -97,6 +132,16 @@ def redis_key(key: Key) -> str:
     return "presence:" + ":".join(key)
 
 
+def members_key(key: Key) -> str:
+    """`presence-members:counter:name`: each process's members of `key`."""
+    return "presence-members:" + ":".join(key)
+
+
+def _hashes(keys: list[Key]) -> list[str]:
+    """The KEYS of the scripts: the alive set, count hashes, members hashes."""
+    return [ALIVE, *map(redis_key, keys), *map(members_key, keys)]
+
+
 class RedisTotals:
     """Totals across every process that shares one Redis, as the `Totals`
     component of a `Presence`; see the module docstring for the scheme."""
@@ -108,6 +153,8 @@ class RedisTotals:
         self.connected = False
         #: Per followed key: the sum over the other live processes.
         self.remote: dict[Key, int] = {}
+        #: Per followed key: the members of the other live processes.
+        self.remote_members: dict[Key, Names] = {}
         self._dirty: set[Key] = set()
         self._stale: set[Key] = set()
         self._renew_due = True
@@ -147,6 +194,12 @@ class RedisTotals:
         remote = self.remote.get(key)
         return None if remote is None else remote + own
 
+    def members(self, key: Key) -> Names:
+        own = self.counts.roster.names(key)
+        if not self.connected:
+            return own
+        return merge((self.remote_members.get(key, ()), own), self.counts.roster.limit)
+
     def followed(self, key: Key) -> None:
         if key not in self.remote and self.connected:
             self._stale.add(key)
@@ -157,11 +210,24 @@ class RedisTotals:
         if known is not None:
             return known
         try:
-            (remote,) = await self._read([key])
+            ((remote, _members),) = await self._read([key])
         except (RedisError, OSError):
             self._lost()
             return self.local.get(key, 0)
         return remote + self.local.get(key, 0)
+
+    async def watching(self, key: Key) -> tuple[int, Names]:
+        own = self.counts.roster.names(key)
+        if not self.connected:
+            return self.local.get(key, 0), own
+        if key in self.remote:
+            return self.remote[key] + self.local.get(key, 0), self.members(key)
+        try:
+            ((remote, members),) = await self._read([key])
+        except (RedisError, OSError):
+            self._lost()
+            return self.local.get(key, 0), own
+        return remote + self.local.get(key, 0), merge((members, own), self.counts.roster.limit)
 
     def local_moved(self, key: Key) -> None:
         self._dirty.add(key)
@@ -169,6 +235,7 @@ class RedisTotals:
 
     def forgot(self, key: Key) -> None:
         self.remote.pop(key, None)
+        self.remote_members.pop(key, None)
         self._stale.discard(key)
 
     # ----------------------------------------------------------- running
@@ -193,9 +260,7 @@ class RedisTotals:
             return
         try:
             if self.connected:
-                await self._scripts["gone"](
-                    keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id]
-                )
+                await self._scripts["gone"](keys=_hashes(keys), args=[self.process_id])
                 if keys:
                     await self._client.publish(CHANNEL, orjson.dumps(keys))
         except (RedisError, OSError):
@@ -234,9 +299,10 @@ class RedisTotals:
                 stale, self._stale = self._stale & self.followed_keys, set()
                 if stale:
                     keys = list(stale)
-                    for key, remote in zip(keys, await self._read(keys), strict=True):
+                    for key, (remote, members) in zip(keys, await self._read(keys), strict=True):
                         if key in self.followed_keys:
                             self.remote[key] = remote
+                            self.remote_members[key] = members
                             self.counts.moved(key)
             except (RedisError, OSError):
                 self._lost()
@@ -267,8 +333,10 @@ class RedisTotals:
     async def _put(self, keys: list[Key]) -> None:
         self._client_or_fail()
         counts = [self.local.get(key, 0) for key in keys]
+        roster = self.counts.roster
+        members = [roster.blob(key) for key in keys]
         await self._scripts["put"](
-            keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id, self.ttl_ms, *counts]
+            keys=_hashes(keys), args=[self.process_id, self.ttl_ms, *counts, *members]
         )
         for key, count in zip(keys, counts, strict=True):
             if count:
@@ -276,12 +344,12 @@ class RedisTotals:
             else:
                 self._written.discard(key)
 
-    async def _read(self, keys: list[Key]) -> list[int]:
+    async def _read(self, keys: list[Key]) -> list[tuple[int, Names]]:
+        """Per key: the other live processes' sum and members."""
         self._client_or_fail()
-        totals = await self._scripts["totals"](
-            keys=[ALIVE, *map(redis_key, keys)], args=[self.process_id]
-        )
-        return [int(total) for total in totals]
+        rows = await self._scripts["totals"](keys=_hashes(keys), args=[self.process_id])
+        limit = self.counts.roster.limit
+        return [(int(row[0]), merge((parse(blob) for blob in row[1:]), limit)) for row in rows]
 
     def _reached(self) -> None:
         if not self.connected:
@@ -298,5 +366,6 @@ class RedisTotals:
         if self.connected:
             self.connected = False
             self.remote.clear()
+            self.remote_members.clear()
             for key in self.followed_keys:
                 self.counts.moved(key)

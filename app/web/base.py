@@ -21,6 +21,7 @@ from app.events import credential_topic, user_presence_key, user_sockets_topic
 from app.models.auth_token import AuthToken
 from app.models.errors import Unavailable
 from app.models.user import User
+from app.realtime.devices import UNKNOWN, device_label, new_device
 from app.services import Services
 from app.web import proxy
 from app.web.auth import InvalidCredential, find_credential, session_credential
@@ -198,6 +199,10 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         self._watched: tuple[tuple[str, ...], ...] = ()
         #: The user's tabs key while this socket counts as one of them.
         self._tab: tuple[str, ...] | None = None
+        #: This connection among the user's devices (a presence member).
+        self._device: str | None = None
+        #: Its device label, read from the User-Agent before the headers go.
+        self._device_label = UNKNOWN
 
     def check_origin(self, origin: str) -> bool:
         """This site or a listed one (app/web/security.py); Tornado asks
@@ -238,14 +243,16 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         for topic in self._watched:
             self.services.registry.add(topic, self._watch)
         self._tab = user_presence_key(credential.user_id)
-        self.services.presence.enter(self._tab)
+        if self._device is None:
+            self._device = new_device(self._device_label).member()
+        self.services.presence.enter(self._tab, self._device)
 
     def unwatch(self) -> None:
         for topic in self._watched:
             self.services.registry.discard(topic, self._watch)
         self._watched = ()
         if self._tab is not None:
-            self.services.presence.leave(self._tab)
+            self.services.presence.leave(self._tab, self._device)
             self._tab = None
 
     #: The label of this kind of socket in the metrics.
@@ -279,6 +286,7 @@ class BaseSocketHandler(RedactedLogging, tornado.websocket.WebSocketHandler):
         # Emptied in place, not replaced: Tornado's `get`, suspended for the
         # socket's whole life, holds this very object in a local variable.
         headers = request.headers
+        self._device_label = device_label(headers.get("User-Agent"))
         kept = [(name, value) for name in proxy.HEADERS for value in headers.get_list(name)]
         HTTPHeaders.__init__(headers)
         for name, value in kept:

@@ -55,7 +55,7 @@ def _presence_source(info: GraphQLResolveInfo, key: Topic) -> TopicSource:
 
     def initial() -> object | None:
         total = presence.current(key)
-        return None if total is None else presence_changed(key, total)
+        return None if total is None else presence_changed(key, total, presence.members(key))
 
     return TopicSource(presence_topic(key), initial=initial)
 

@@ -37,7 +37,7 @@ from app.events import (
     publish,
 )
 from app.ids import to_global_id
-from app.models import stream
+from app.models import library_requests, stream
 from app.models.base import BaseModel
 from app.models.errors import InvalidInput, NotFound
 from app.models.urls import check_url, normalize_url
@@ -62,7 +62,10 @@ def _changing(owner_id: int) -> Iterator[list[LibraryEvent]]:
     events: list[LibraryEvent] = []
     with database.atomic():
         stream.claim(topic)
+        # Under the lock: a key that made its change before answers now.
+        library_requests.answer_before(owner_id)
         yield events
+        library_requests.record(owner_id, events)
         placed = stream.append(topic, events)
     for event in placed:
         publish(event)

@@ -6,7 +6,8 @@ NOT_FOUND, exactly like ids that never existed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from graphql import GraphQLResolveInfo
 
@@ -20,12 +21,16 @@ from app.api.pagination import (
 from app.api.resolvers.base import Context
 from app.events import StoryData, TagData
 from app.ids import from_global_id, row_key, to_global_id
+from app.models import library_requests
 from app.models.errors import InvalidInput, NotFound, Unauthenticated
 from app.models.library import Story, Tag
 from app.models.user import User
 
 StoryLike = Story | StoryData
 TagLike = Tag | TagData
+
+
+T = TypeVar("T")
 
 
 def viewer_of(info: GraphQLResolveInfo) -> User:
@@ -138,32 +143,132 @@ def tag_stories(
 # ---------------------------------------------------------------- mutations
 
 
+# Each takes an optional `clientMutationId`: with it, a retry gets the first
+# answer (app.models.library_requests). The key is looked for before the
+# subject is, so a retried delete is answered, not told it is gone.
+
+
+def _once(
+    info: GraphQLResolveInfo,
+    key: str | None,
+    operation: str,
+    arguments: dict[str, Any],
+    change: Callable[[], T],
+    recall: Callable[[str], T],
+) -> T:
+    if key is None:
+        return change()
+    token = library_requests.asking(key, library_requests.digest(operation, arguments))
+    try:
+        library_requests.answer_before(viewer_of(info).id)
+        return change()
+    except library_requests.Answered as before:
+        return recall(before.answer)
+    finally:
+        library_requests.done(token)
+
+
+def _story(info: GraphQLResolveInfo, story_id: int) -> Story:
+    return Story.owned(viewer_of(info), story_id)
+
+
+def _tag(info: GraphQLResolveInfo, tag_id: int) -> Tag:
+    return Tag.owned(viewer_of(info), tag_id)
+
+
 def create_story(
-    _root: None, info: GraphQLResolveInfo, url: str, title: str, description: str | None = None
+    _root: None,
+    info: GraphQLResolveInfo,
+    url: str,
+    title: str,
+    description: str | None = None,
+    clientMutationId: str | None = None,
 ) -> Story:
-    return Story.create_for(viewer_of(info), url, title, description)
+    return _once(
+        info,
+        clientMutationId,
+        "createStory",
+        {"url": url, "title": title, "description": description},
+        lambda: Story.create_for(viewer_of(info), url, title, description),
+        lambda made: _story(info, int(made)),
+    )
 
 
-def update_story(_root: None, info: GraphQLResolveInfo, id: str, **changes: Any) -> Story:
-    return Story.owned(viewer_of(info), decode_id(id, "Story")).edit(changes)
+def update_story(
+    _root: None,
+    info: GraphQLResolveInfo,
+    id: str,
+    clientMutationId: str | None = None,
+    **changes: Any,
+) -> Story:
+    story_id = decode_id(id, "Story")
+    return _once(
+        info,
+        clientMutationId,
+        "updateStory",
+        {"id": id, **changes},
+        lambda: _story(info, story_id).edit(changes),
+        lambda _made: _story(info, story_id),
+    )
 
 
-def delete_story(_root: None, info: GraphQLResolveInfo, id: str) -> str:
-    Story.owned(viewer_of(info), decode_id(id, "Story")).remove()
-    return id
+def delete_story(
+    _root: None, info: GraphQLResolveInfo, id: str, clientMutationId: str | None = None
+) -> str:
+    story_id = decode_id(id, "Story")
+
+    def change() -> str:
+        _story(info, story_id).remove()
+        return id
+
+    return _once(info, clientMutationId, "deleteStory", {"id": id}, change, lambda _made: id)
 
 
-def create_tag(_root: None, info: GraphQLResolveInfo, name: str, color: str) -> Tag:
-    return Tag.create_for(viewer_of(info), name, color)
+def create_tag(
+    _root: None,
+    info: GraphQLResolveInfo,
+    name: str,
+    color: str,
+    clientMutationId: str | None = None,
+) -> Tag:
+    return _once(
+        info,
+        clientMutationId,
+        "createTag",
+        {"name": name, "color": color},
+        lambda: Tag.create_for(viewer_of(info), name, color),
+        lambda made: _tag(info, int(made)),
+    )
 
 
-def update_tag(_root: None, info: GraphQLResolveInfo, id: str, **changes: Any) -> Tag:
-    return Tag.owned(viewer_of(info), decode_id(id, "Tag")).edit(changes)
+def update_tag(
+    _root: None,
+    info: GraphQLResolveInfo,
+    id: str,
+    clientMutationId: str | None = None,
+    **changes: Any,
+) -> Tag:
+    tag_id = decode_id(id, "Tag")
+    return _once(
+        info,
+        clientMutationId,
+        "updateTag",
+        {"id": id, **changes},
+        lambda: _tag(info, tag_id).edit(changes),
+        lambda _made: _tag(info, tag_id),
+    )
 
 
-def delete_tag(_root: None, info: GraphQLResolveInfo, id: str) -> str:
-    Tag.owned(viewer_of(info), decode_id(id, "Tag")).remove()
-    return id
+def delete_tag(
+    _root: None, info: GraphQLResolveInfo, id: str, clientMutationId: str | None = None
+) -> str:
+    tag_id = decode_id(id, "Tag")
+
+    def change() -> str:
+        _tag(info, tag_id).remove()
+        return id
+
+    return _once(info, clientMutationId, "deleteTag", {"id": id}, change, lambda _made: id)
 
 
 def _story_and_tags(
@@ -175,16 +280,48 @@ def _story_and_tags(
     return story, tags
 
 
-def tag_story(_root: None, info: GraphQLResolveInfo, storyId: str, tagIds: list[str]) -> Story:
-    story, tags = _story_and_tags(info, storyId, tagIds)
-    story.attach(tags)
-    return story
+def tag_story(
+    _root: None,
+    info: GraphQLResolveInfo,
+    storyId: str,
+    tagIds: list[str],
+    clientMutationId: str | None = None,
+) -> Story:
+    def change() -> Story:
+        story, tags = _story_and_tags(info, storyId, tagIds)
+        story.attach(tags)
+        return story
+
+    return _once(
+        info,
+        clientMutationId,
+        "tagStory",
+        {"storyId": storyId, "tagIds": tagIds},
+        change,
+        lambda _made: _story(info, decode_id(storyId, "Story")),
+    )
 
 
-def untag_story(_root: None, info: GraphQLResolveInfo, storyId: str, tagIds: list[str]) -> Story:
-    story, tags = _story_and_tags(info, storyId, tagIds)
-    story.detach(tags)
-    return story
+def untag_story(
+    _root: None,
+    info: GraphQLResolveInfo,
+    storyId: str,
+    tagIds: list[str],
+    clientMutationId: str | None = None,
+) -> Story:
+    def change() -> Story:
+        story, tags = _story_and_tags(info, storyId, tagIds)
+        story.detach(tags)
+        return story
+
+    return _once(
+        info,
+        clientMutationId,
+        "untagStory",
+        {"storyId": storyId, "tagIds": tagIds},
+        change,
+        lambda _made: _story(info, decode_id(storyId, "Story")),
+    )
 
 
 # ------------------------------------------------------------------- events

@@ -1,0 +1,115 @@
+"""Exactly-once library changes: a change sent with a key of the client's
+own happens once; a retry with the same key gets the first answer.
+
+The resolver names the request (`asking`) around the model call; the
+library's one change path (`app.models.library._changing`) looks the key
+up right after it takes the owner's stream lock, which serialises every
+change of one library across processes, so two retries racing cannot both
+apply; and it records the key in the change's own transaction, so a change
+that was acknowledged has its key kept. The request travels in a context
+variable rather than through every model method's arguments: it is set and
+reset around one call, in the thread that makes the change.
+
+What is kept as the answer is the id a create made (the one thing a retry
+cannot know otherwise); the other changes name their subject in their
+arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+import orjson
+import peewee
+
+from app.clock import utcnow
+from app.events import LibraryEvent, StoryCreated, TagCreated
+from app.models.base import BaseModel
+from app.models.counter import check_request_key
+from app.models.errors import InvalidInput
+from app.models.user import User
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    key: str
+    #: What the change asked for (its mutation and arguments), digested.
+    asked: str
+
+
+class Answered(Exception):
+    """This key made its change before: `answer` is what that change kept."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+_request: ContextVar[Request | None] = ContextVar("library_request", default=None)
+
+
+def digest(operation: str, arguments: dict[str, object]) -> str:
+    """What a change asks for, in 32 hex digits: the same arguments in any
+    order digest alike."""
+    text = orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+def asking(key: str, asked: str) -> Token[Request | None]:
+    """Names the request of the change about to be made in this context."""
+    return _request.set(Request(check_request_key(key), asked))
+
+
+def done(token: Token[Request | None]) -> None:
+    _request.reset(token)
+
+
+class LibraryRequest(BaseModel):
+    owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    owner_id: peewee.ForeignKeyField[int]
+    key = peewee.CharField(max_length=100)
+    asked = peewee.CharField(max_length=64)
+    answer = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("owner", "key"), True),)
+
+
+def answer_before(owner_id: int) -> None:
+    """Raises `Answered` if this context's key made its change before;
+    refuses the key if it was used for another change."""
+    request = _request.get()
+    if request is None:
+        return
+    row = LibraryRequest.get_or_none(
+        (LibraryRequest.owner == owner_id) & (LibraryRequest.key == request.key)
+    )
+    if row is None:
+        return
+    if row.asked != request.asked:
+        raise InvalidInput(
+            f"The request key {request.key!r} was already used for another change of "
+            "your library; nothing was changed. Use a new key for a new change."
+        )
+    raise Answered(row.answer)
+
+
+def record(owner_id: int, events: list[LibraryEvent]) -> None:
+    """Keeps this context's key with the change just made (in its transaction)."""
+    request = _request.get()
+    if request is None:
+        return
+    made = next(
+        (
+            str(event.story.id if isinstance(event, StoryCreated) else event.tag.id)
+            for event in events
+            if isinstance(event, StoryCreated | TagCreated)
+        ),
+        "",
+    )
+    LibraryRequest.insert(
+        owner=owner_id, key=request.key, asked=request.asked, answer=made, created_at=utcnow()
+    ).execute()

@@ -34,7 +34,7 @@ from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
 from app.web.base import BaseHandler
-from app.web.security import allowed_origin
+from app.web.security import allow_cross_origin, allowed_origin
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 EXAMPLE = """subscription Watch {
@@ -193,11 +193,7 @@ class GraphQLHandler(BaseHandler):
     def set_default_headers(self) -> None:
         super().set_default_headers()
         # Runs before initialize(): read the services from the application.
-        origin = allowed_origin(self, self.settings["services"].settings.cors_origins)
-        if origin is not None:
-            self.set_header("Access-Control-Allow-Origin", origin)
-            self.set_header("Access-Control-Allow-Credentials", "true")
-        self.set_header("Vary", "Origin")
+        allow_cross_origin(self, self.settings["services"].settings.cors_origins)
 
     def options(self) -> None:
         """CORS preflight: granted to the origins in CORS_ORIGINS only."""

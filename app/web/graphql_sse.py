@@ -52,7 +52,7 @@ from app.web.graphql_http import (
     parse_params,
     query_params,
 )
-from app.web.security import allowed_origin
+from app.web.security import allow_cross_origin
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +128,8 @@ class GraphQLEventStreamHandler(BaseHandler):
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
-        origin = allowed_origin(self, self.settings["services"].settings.cors_origins)
-        if origin is not None:
-            self.set_header("Access-Control-Allow-Origin", origin)
-            self.set_header("Access-Control-Allow-Credentials", "true")
-        self.set_header("Vary", "Origin")
+        # Runs before initialize(): read the services from the application.
+        allow_cross_origin(self, self.settings["services"].settings.cors_origins)
 
     def prepare(self) -> None:
         try:

@@ -55,5 +55,16 @@ def allowed_origin(handler: tornado.web.RequestHandler, allowed: tuple[str, ...]
     return origin if origin and origin in allowed else None
 
 
+def allow_cross_origin(handler: tornado.web.RequestHandler, allowed: tuple[str, ...]) -> None:
+    """CORS response headers for a request from one of the allowed other
+    sites (with credentials); `Vary: Origin` always, as the answer depends
+    on it."""
+    origin = allowed_origin(handler, allowed)
+    if origin is not None:
+        handler.set_header("Access-Control-Allow-Origin", origin)
+        handler.set_header("Access-Control-Allow-Credentials", "true")
+    handler.set_header("Vary", "Origin")
+
+
 def same_site(origin: str, host: str) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()

@@ -31,6 +31,8 @@ TagLike = Tag | TagData
 
 
 T = TypeVar("T")
+#: A story or a tag: the library's two kinds, owned, edited and removed alike.
+Item = TypeVar("Item", Story, Tag)
 
 
 def viewer_of(info: GraphQLResolveInfo) -> User:
@@ -168,12 +170,38 @@ def _once(
         library_requests.done(token)
 
 
-def _story(info: GraphQLResolveInfo, story_id: int) -> Story:
-    return Story.owned(viewer_of(info), story_id)
+def _owned(info: GraphQLResolveInfo, model: type[Item], row_id: int) -> Item:
+    return model.owned(viewer_of(info), row_id)
 
 
-def _tag(info: GraphQLResolveInfo, tag_id: int) -> Tag:
-    return Tag.owned(viewer_of(info), tag_id)
+def _update(
+    info: GraphQLResolveInfo,
+    model: type[Item],
+    id: str,
+    key: str | None,
+    changes: dict[str, Any],
+) -> Item:
+    """updateStory and updateTag: edit one of the viewer's stories or tags."""
+    row_id = decode_id(id, model.__name__)
+    return _once(
+        info,
+        key,
+        f"update{model.__name__}",
+        {"id": id, **changes},
+        lambda: _owned(info, model, row_id).edit(changes),
+        lambda _made: _owned(info, model, row_id),
+    )
+
+
+def _delete(info: GraphQLResolveInfo, model: type[Item], id: str, key: str | None) -> str:
+    """deleteStory and deleteTag: they answer the id they removed."""
+    row_id = decode_id(id, model.__name__)
+
+    def change() -> str:
+        _owned(info, model, row_id).remove()
+        return id
+
+    return _once(info, key, f"delete{model.__name__}", {"id": id}, change, lambda _made: id)
 
 
 def create_story(
@@ -190,7 +218,7 @@ def create_story(
         "createStory",
         {"url": url, "title": title, "description": description},
         lambda: Story.create_for(viewer_of(info), url, title, description),
-        lambda made: _story(info, int(made)),
+        lambda made: _owned(info, Story, int(made)),
     )
 
 
@@ -201,27 +229,13 @@ def update_story(
     clientMutationId: str | None = None,
     **changes: Any,
 ) -> Story:
-    story_id = decode_id(id, "Story")
-    return _once(
-        info,
-        clientMutationId,
-        "updateStory",
-        {"id": id, **changes},
-        lambda: _story(info, story_id).edit(changes),
-        lambda _made: _story(info, story_id),
-    )
+    return _update(info, Story, id, clientMutationId, changes)
 
 
 def delete_story(
     _root: None, info: GraphQLResolveInfo, id: str, clientMutationId: str | None = None
 ) -> str:
-    story_id = decode_id(id, "Story")
-
-    def change() -> str:
-        _story(info, story_id).remove()
-        return id
-
-    return _once(info, clientMutationId, "deleteStory", {"id": id}, change, lambda _made: id)
+    return _delete(info, Story, id, clientMutationId)
 
 
 def create_tag(
@@ -237,7 +251,7 @@ def create_tag(
         "createTag",
         {"name": name, "color": color},
         lambda: Tag.create_for(viewer_of(info), name, color),
-        lambda made: _tag(info, int(made)),
+        lambda made: _owned(info, Tag, int(made)),
     )
 
 
@@ -248,36 +262,38 @@ def update_tag(
     clientMutationId: str | None = None,
     **changes: Any,
 ) -> Tag:
-    tag_id = decode_id(id, "Tag")
-    return _once(
-        info,
-        clientMutationId,
-        "updateTag",
-        {"id": id, **changes},
-        lambda: _tag(info, tag_id).edit(changes),
-        lambda _made: _tag(info, tag_id),
-    )
+    return _update(info, Tag, id, clientMutationId, changes)
 
 
 def delete_tag(
     _root: None, info: GraphQLResolveInfo, id: str, clientMutationId: str | None = None
 ) -> str:
-    tag_id = decode_id(id, "Tag")
-
-    def change() -> str:
-        _tag(info, tag_id).remove()
-        return id
-
-    return _once(info, clientMutationId, "deleteTag", {"id": id}, change, lambda _made: id)
+    return _delete(info, Tag, id, clientMutationId)
 
 
-def _story_and_tags(
-    info: GraphQLResolveInfo, story_id: str, tag_ids: list[str]
-) -> tuple[Story, list[Tag]]:
-    owner = viewer_of(info)
-    story = Story.owned(owner, decode_id(story_id, "Story"))
-    tags = Tag.owned_many(owner, [decode_id(tag_id, "Tag") for tag_id in tag_ids])
-    return story, tags
+def _retag(
+    info: GraphQLResolveInfo, operation: str, story_id: str, tag_ids: list[str], key: str | None
+) -> Story:
+    """tagStory and untagStory: attach or detach the viewer's tags."""
+
+    def change() -> Story:
+        owner = viewer_of(info)
+        story = Story.owned(owner, decode_id(story_id, "Story"))
+        tags = Tag.owned_many(owner, [decode_id(tag_id, "Tag") for tag_id in tag_ids])
+        if operation == "tagStory":
+            story.attach(tags)
+        else:
+            story.detach(tags)
+        return story
+
+    return _once(
+        info,
+        key,
+        operation,
+        {"storyId": story_id, "tagIds": tag_ids},
+        change,
+        lambda _made: _owned(info, Story, decode_id(story_id, "Story")),
+    )
 
 
 def tag_story(
@@ -287,19 +303,7 @@ def tag_story(
     tagIds: list[str],
     clientMutationId: str | None = None,
 ) -> Story:
-    def change() -> Story:
-        story, tags = _story_and_tags(info, storyId, tagIds)
-        story.attach(tags)
-        return story
-
-    return _once(
-        info,
-        clientMutationId,
-        "tagStory",
-        {"storyId": storyId, "tagIds": tagIds},
-        change,
-        lambda _made: _story(info, decode_id(storyId, "Story")),
-    )
+    return _retag(info, "tagStory", storyId, tagIds, clientMutationId)
 
 
 def untag_story(
@@ -309,19 +313,7 @@ def untag_story(
     tagIds: list[str],
     clientMutationId: str | None = None,
 ) -> Story:
-    def change() -> Story:
-        story, tags = _story_and_tags(info, storyId, tagIds)
-        story.detach(tags)
-        return story
-
-    return _once(
-        info,
-        clientMutationId,
-        "untagStory",
-        {"storyId": storyId, "tagIds": tagIds},
-        change,
-        lambda _made: _story(info, decode_id(storyId, "Story")),
-    )
+    return _retag(info, "untagStory", storyId, tagIds, clientMutationId)
 
 
 # ------------------------------------------------------------------- events

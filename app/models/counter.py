@@ -20,7 +20,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import peewee
 
@@ -261,7 +260,7 @@ class Counter(BaseModel):
             if scoped is not None:
                 prior = database.execute_sql(sql.prior, (row_id, scoped)).fetchone()
                 if prior is not None:
-                    return cls._answered_before(name, row_id, prior, op_type, operand, adds, key)
+                    return cls._answered_before(prior[0], op_type, operand, adds, key)
             update = sql.add if adds else sql.set
             params = (operand, stamp, row_id, operand, INT_MIN, INT_MAX)
             returned = database.execute_sql(update, params).fetchone()
@@ -294,46 +293,29 @@ class Counter(BaseModel):
 
     @classmethod
     def _answered_before(
-        cls,
-        name: str,
-        row_id: int,
-        prior: Sequence[Any],
-        op_type: str,
-        operand: int,
-        adds: bool,
-        key: str | None,
+        cls, operation_id: int, op_type: str, operand: int, adds: bool, key: str | None
     ) -> CounterChanged:
         """The event the operation made with this key published, for its
         retry; refused when the retry asks for a different change."""
-        number, prior_type, previous, value, raw_stamp, actor_id = prior
-        same = prior_type == op_type and (
-            value - previous == operand if adds else op_type == "reset" or value == operand
+        row = (
+            CounterOperation.select(CounterOperation, User)
+            .join(User, peewee.JOIN.LEFT_OUTER)
+            .where(CounterOperation.id == operation_id)
+            .get()
+        )
+        counter = cls.get_by_id(row.counter_id)
+        same = row.type == op_type and (
+            row.value - row.previous_value == operand
+            if adds
+            else op_type == "reset" or row.value == operand
         )
         if not same:
             raise InvalidInput(
                 f"The request key {key!r} was already used for another change of counter "
-                f"{name!r} ({prior_type}, to {value}); nothing was changed. "
+                f"{counter.name!r} ({row.type}, to {row.value}); nothing was changed. "
                 "Use a new key for a new change."
             )
-        stamp = CounterOperation.timestamp.python_value(raw_stamp)
-        created = cls.select(cls.created_at).where(cls.id == row_id).scalar()
-        by = User.get_or_none(User.id == actor_id) if actor_id is not None else None
-        return CounterChanged(
-            type=prior_type,
-            value=value,
-            previous_value=previous,
-            counter=CounterSnapshot(
-                id=row_id,
-                name=name,
-                value=value,
-                created_at=cls.created_at.python_value(created),
-                updated_at=stamp,
-                operation_count=number or 0,
-            ),
-            timestamp=stamp,
-            actor=by.as_actor() if by is not None else None,
-            epoch=stream.database_epoch(),
-        )
+        return row.as_event(counter, epoch=stream.database_epoch())
 
     @classmethod
     def _from_row(cls, row: Sequence[object]) -> Counter:
@@ -355,6 +337,7 @@ class CounterOperation(BaseModel):
     counter = peewee.ForeignKeyField(
         Counter, backref="operations", on_delete="CASCADE", index=False
     )
+    counter_id: peewee.ForeignKeyField[int]
     #: The counter's operation count after this one: its offset in the stream.
     operation_number = peewee.IntegerField(null=True)
     type = peewee.CharField(max_length=16)
@@ -445,23 +428,24 @@ class CounterOperation(BaseModel):
             .order_by(cls.operation_number)
             .limit(limit)
         )
-        return [
-            CounterChanged(
-                type=row.type,
-                value=row.value,
-                previous_value=row.previous_value,
-                counter=CounterSnapshot(
-                    id=counter.id,
-                    name=name,
-                    value=row.value,
-                    created_at=counter.created_at,
-                    updated_at=row.timestamp,
-                    # Numbered: the query keeps only rows past `after`.
-                    operation_count=row.operation_number or 0,
-                ),
-                timestamp=row.timestamp,
-                # By id, so a change by nobody makes no query for its actor.
-                actor=row.actor.as_actor() if row.actor_id is not None else None,  # type: ignore[union-attr]
-            )
-            for row in rows
-        ]
+        return [row.as_event(counter) for row in rows]
+
+    def as_event(self, counter: Counter, epoch: str = "") -> CounterChanged:
+        """The event this operation published (its actor loaded with it)."""
+        return CounterChanged(
+            type=self.type,
+            value=self.value,
+            previous_value=self.previous_value,
+            counter=CounterSnapshot(
+                id=counter.id,
+                name=counter.name,
+                value=self.value,
+                created_at=counter.created_at,
+                updated_at=self.timestamp,
+                operation_count=self.operation_number or 0,
+            ),
+            timestamp=self.timestamp,
+            # By id, so a change by nobody makes no query for its actor.
+            actor=self.actor.as_actor() if self.actor_id is not None else None,  # type: ignore[union-attr]
+            epoch=epoch,
+        )

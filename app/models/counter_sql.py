@@ -32,8 +32,7 @@ class CounterStatements:
     #: (counter_id, operation_number, type, previous_value, value, timestamp,
     #: actor_id, request_key)
     record: str
-    #: (counter_id, request_key) -> (operation_number, type, previous_value,
-    #: value, timestamp, actor_id) of the operation made with that key.
+    #: (counter_id, request_key) -> the id of the operation made with that key.
     prior: str
 
 
@@ -59,8 +58,6 @@ def statements(param: str, row_locks: bool) -> CounterStatements:
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
         ),
         prior=(
-            'SELECT "operation_number", "type", "previous_value", "value", "timestamp", '
-            f'"actor_id" FROM "counter_operation" WHERE "counter_id" = {p} '
-            f'AND "request_key" = {p}'
+            f'SELECT "id" FROM "counter_operation" WHERE "counter_id" = {p} AND "request_key" = {p}'
         ),
     )

@@ -41,8 +41,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from app.api.payloads import OperationError
-from app.protocols.graphql_ws import MAX_OPERATIONS, MAX_RESULT_BYTES, LiveOperation, too_large
+from app.protocols.graphql_ws import (
+    MAX_OPERATIONS,
+    MAX_RESULT_BYTES,
+    LiveOperation,
+    relay,
+    too_large,
+)
 from app.realtime.history import Position, PositionError
 
 log = logging.getLogger(__name__)
@@ -245,39 +250,16 @@ class EventStream:
         if self._settled is not None and not self._settled.done():
             self._settled.set_result(None)
 
-    def _owns(self, op_id: str) -> bool:
-        return self.operations.get(op_id) is asyncio.current_task()
-
     async def _run(self, op_id: str, results: AsyncIterator[dict[str, Any]]) -> None:
-        try:
-            async for result in results:
-                if not self._owns(op_id):
-                    return
-                payload = orjson.dumps(result)
-                message = event(NEXT, self._data(op_id, payload))
-                if len(message) > MAX_RESULT_BYTES:
-                    raise OperationError(too_large(len(message)))
-                self._write(message)
-            if self._owns(op_id):
-                self._complete(op_id)
-        except OperationError as failure:
-            if self._owns(op_id):
-                self._fail(op_id, failure.errors)
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("event stream operation %r failed", op_id)
-            if self._owns(op_id):
-                internal = {
-                    "message": "Internal server error.",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                }
-                self._fail(op_id, [internal])
-        finally:
-            await results.aclose()  # type: ignore[attr-defined]
-            if self._owns(op_id):
-                del self.operations[op_id]
-                self.subscribed.discard(op_id)
+        await relay(
+            self,
+            op_id,
+            results,
+            frame=lambda result: event(NEXT, self._data(op_id, orjson.dumps(result))),
+            write=self._write,
+            complete=lambda: self._complete(op_id),
+            fail=lambda errors: self._fail(op_id, errors),
+        )
 
     def _fail(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         """No `error` event exists here: the errors are a result, then the

@@ -202,6 +202,64 @@ def next_message(op_id: str, payload: bytes) -> bytes:
     return b'{"id":' + orjson.dumps(op_id) + b',"type":"next","payload":' + payload + b"}"
 
 
+#: What a client hears of an operation that failed on a bug of ours (the
+#: traceback goes to the log).
+BUG_ERRORS: list[dict[str, Any]] = [
+    {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+]
+
+
+class Running(Protocol):
+    """A session that runs operations by id: this protocol's, or
+    app.protocols.graphql_sse's."""
+
+    operations: dict[str, asyncio.Task[None]]
+    subscribed: set[str]
+
+
+async def relay(
+    session: Running,
+    op_id: str,
+    results: AsyncIterator[dict[str, Any]],
+    frame: Callable[[dict[str, Any]], bytes],
+    write: Callable[[bytes], object],
+    complete: Callable[[], object],
+    fail: Callable[[list[dict[str, Any]]], object],
+) -> None:
+    """Runs one operation's results out to its client, framed by the
+    protocol: each result over MAX_RESULT_BYTES fails the operation, a bug
+    fails it with BUG_ERRORS, and nothing is sent once the operation is
+    no longer this task's (the client stopped it, or reused its id)."""
+
+    def owned() -> bool:
+        return session.operations.get(op_id) is asyncio.current_task()
+
+    try:
+        async for result in results:
+            if not owned():
+                return
+            message = frame(result)
+            if len(message) > MAX_RESULT_BYTES:
+                raise OperationError(too_large(len(message)))
+            write(message)
+        if owned():
+            complete()
+    except OperationError as failure:
+        if owned():
+            fail(failure.errors)
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        log.exception("operation %r failed", op_id)
+        if owned():
+            fail(BUG_ERRORS)
+    finally:
+        await results.aclose()  # type: ignore[attr-defined]
+        if owned():
+            del session.operations[op_id]
+            session.subscribed.discard(op_id)
+
+
 class State(enum.Enum):
     AWAITING_INIT = "awaiting init"
     ACKNOWLEDGED = "acknowledged"
@@ -379,9 +437,6 @@ class Session:
 
     # ---------------------------------------------------------- operations
 
-    def _owns(self, op_id: str) -> bool:
-        return self.operations.get(op_id) is asyncio.current_task()
-
     def push(self, op_id: str, payload: bytes, shared: dict[object, object]) -> None:
         """Sends one event's serialised result as a `next` for `op_id`, if
         that operation is still running (a client's complete stops it at
@@ -405,38 +460,15 @@ class Session:
         # A subscription's frame stays suspended for its whole life: keep
         # not the subscribe message (the operation drops its own reference).
         del payload
-        try:
-            async for result in results:
-                if not self._owns(op_id):
-                    return
-                message = orjson.dumps({"id": op_id, "type": "next", "payload": result})
-                if len(message) > MAX_RESULT_BYTES:
-                    raise OperationError(too_large(len(message)))
-                self.transport.send_text(message, {})
-            if self._owns(op_id):
-                self.transport.send({"id": op_id, "type": "complete"})
-        except OperationError as failure:
-            if self._owns(op_id):
-                self.send_error(op_id, failure.errors)
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("operation %s failed", op_id)
-            if self._owns(op_id):
-                self.send_error(
-                    op_id,
-                    [
-                        {
-                            "message": "Internal server error.",
-                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                        }
-                    ],
-                )
-        finally:
-            await results.aclose()  # type: ignore[attr-defined]
-            if self._owns(op_id):
-                del self.operations[op_id]
-                self.subscribed.discard(op_id)
+        await relay(
+            self,
+            op_id,
+            results,
+            frame=lambda result: orjson.dumps({"id": op_id, "type": "next", "payload": result}),
+            write=lambda message: self.transport.send_text(message, {}),
+            complete=lambda: self.transport.send({"id": op_id, "type": "complete"}),
+            fail=lambda errors: self.send_error(op_id, errors),
+        )
 
     async def finish_requests(self) -> None:
         """Starts no more operations and waits until the queries and

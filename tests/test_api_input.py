@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,17 @@ import pytest
 
 from app.config import Settings
 from tests.clients import Clients, bearer, open_graphql_socket, sign_up
+from tests.databases import DATABASES, settings_on
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
 #: that every test depends on the parametrised `settings` below.
 pytestmark = pytest.mark.usefixtures("app")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The in-process server, once on a SQLite file and once on PostgreSQL."""
-    on_sqlite = Settings(
-        database_url=f"sqlite:///{tmp_path / 'test.db'}",
-        secret_key="test-secret-key-" + "x" * 32,
-        data_dir=tmp_path,
-    )
-    if request.param == "sqlite":
-        return on_sqlite
-    postgres = request.getfixturevalue("postgres")
-    return replace(on_sqlite, database_url=postgres.create_database(f"t_{uuid.uuid4().hex[:10]}"))
+    return settings_on(request, tmp_path)
 
 
 def b64(text: str) -> str:

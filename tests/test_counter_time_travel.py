@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 from app.config import Settings
 from app.db import database
 from tests.clients import Clients
+from tests.databases import DATABASES, settings_on
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
 #: that every test depends on the parametrised `settings` below.
@@ -32,18 +31,10 @@ SINCE = """query($name: String!, $since: DateTime, $after: String, $at: DateTime
     totalCount pageInfo { hasNextPage endCursor } edges { node { value timestamp } } } } }"""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The in-process server, once on a SQLite file and once on PostgreSQL."""
-    on_sqlite = Settings(
-        database_url=f"sqlite:///{tmp_path / 'test.db'}",
-        secret_key="test-secret-key-" + "x" * 32,
-        data_dir=tmp_path,
-    )
-    if request.param == "sqlite":
-        return on_sqlite
-    postgres = request.getfixturevalue("postgres")
-    return replace(on_sqlite, database_url=postgres.create_database(f"t_{uuid.uuid4().hex[:10]}"))
+    return settings_on(request, tmp_path)
 
 
 def moment(iso: str) -> datetime:

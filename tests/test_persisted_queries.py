@@ -212,14 +212,14 @@ def test_the_store_is_bounded_by_entries_and_bytes_least_recently_used_out():
     store = PersistedQueries(max_entries=3, max_bytes=10_000)
     texts = [f"{{ a{i} }}" for i in range(4)]
     for text in texts[:3]:
-        store.keep(sha(text), text)
+        store.remember(sha(text), text)
     assert store.query_for(sha(texts[0]), None) == texts[0]  # used: kept longest
-    store.keep(sha(texts[3]), texts[3])
+    store.remember(sha(texts[3]), texts[3])
     assert len(store) == 3
     assert store.query_for(sha(texts[0]), None) == texts[0]
     with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
         store.query_for(sha(texts[1]), None)
     big = "{ b }" + " " * 3_000
-    store.keep(sha(big), big)  # over a quarter of the bytes: not kept
+    store.remember(sha(big), big)  # over a quarter of the bytes: not kept
     assert len(store) == 3
     assert store.bytes <= 10_000

@@ -12,12 +12,12 @@ small beside its tokens (one per operation the document defines).
 from __future__ import annotations
 
 import sys
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from graphql import DocumentNode
 
+from app.api.lru import SizedLRU
 from app.api.plan import CompiledDocument
 
 V = TypeVar("V")
@@ -49,32 +49,16 @@ def size_of(query: str, value: object) -> int:
     return text + BYTES_PER_FAILURE
 
 
-class DocumentCache(Generic[V]):
+class DocumentCache(SizedLRU[V]):
     """Query text -> what `compile` made of it, least recently used out."""
 
     def __init__(self, compile: Callable[[str], V], max_entries: int, max_bytes: int) -> None:
+        super().__init__(max_entries, max_bytes)
         self.compile = compile
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        #: Bytes the entries keep now, by `size_of`.
-        self.bytes = 0
-        self._entries: OrderedDict[str, tuple[V, int]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def get(self, query: str) -> V:
-        entry = self._entries.get(query)
-        if entry is not None:
-            self._entries.move_to_end(query)
-            return entry[0]
-        value = self.compile(query)
-        size = size_of(query, value)
-        if size > self.max_bytes // 4:  # one entry must not empty the cache
-            return value
-        self._entries[query] = (value, size)
-        self.bytes += size
-        while self.bytes > self.max_bytes or len(self._entries) > self.max_entries:
-            _query, (_value, evicted) = self._entries.popitem(last=False)
-            self.bytes -= evicted
+        value = self.lookup(query)
+        if value is None:
+            value = self.compile(query)
+            self.keep(query, value, size_of(query, value))
         return value

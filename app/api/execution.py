@@ -153,7 +153,7 @@ class Executor:
         if isinstance(compiled, RequestFailure):
             return compiled
         if sha is not None:
-            self.persisted.keep(sha, query)
+            self.persisted.remember(sha, query)
         plan = compiled.plan(self.schema, operation_name)
         if plan is None:
             message = (

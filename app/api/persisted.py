@@ -12,7 +12,7 @@ The store is per process and bounded, by entries and by bytes, least
 recently used out: after a restart, or behind a load balancer, a client is
 told "not found" once and sends the query again, as the protocol expects.
 Only documents that parse and validate are kept (the caller says so with
-`keep`), so refused text fills nothing.
+`remember`), so refused text fills nothing.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from app.api.errors import BAD_USER_INPUT
+from app.api.lru import SizedLRU
 
 #: The protocol's own code and message, which Apollo's link and other
 #: clients look for by name.
@@ -65,18 +65,8 @@ def sha256_of(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
 
-class PersistedQueries:
+class PersistedQueries(SizedLRU[str]):
     """SHA-256 hash -> query text, bounded, least recently used out."""
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        #: Bytes the kept query texts take now.
-        self.bytes = 0
-        self._queries: OrderedDict[str, str] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._queries)
 
     def query_for(self, sha: str, query: str | None) -> str:
         """The query text to run for a request naming `sha`: the one it
@@ -88,22 +78,11 @@ class PersistedQueries:
                     "with it: the hash must be the SHA-256 of the query text, as sent."
                 )
             return query
-        kept = self._queries.get(sha)
+        kept = self.lookup(sha)
         if kept is None:
             raise PersistedQueryError(NOT_FOUND_MESSAGE, PERSISTED_QUERY_NOT_FOUND)
-        self._queries.move_to_end(sha)
         return kept
 
-    def keep(self, sha: str, query: str) -> None:
-        """Remembers `query` under its hash (it parsed and validated)."""
-        if sha in self._queries:
-            self._queries.move_to_end(sha)
-            return
-        size = sys.getsizeof(query)
-        if size > self.max_bytes // 4:  # one query must not empty the store
-            return
-        self._queries[sha] = query
-        self.bytes += size
-        while self.bytes > self.max_bytes or len(self._queries) > self.max_entries:
-            _sha, evicted = self._queries.popitem(last=False)
-            self.bytes -= sys.getsizeof(evicted)
+    def remember(self, sha: str, query: str) -> None:
+        """Keeps `query` under its hash (it parsed and validated)."""
+        self.keep(sha, query, sys.getsizeof(query))

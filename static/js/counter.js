@@ -1,12 +1,12 @@
 // The counter page: live value and history over the counter(name:)
 // subscription, changes through GraphQL mutations sent by way of the
-// outbox (counter-outbox.js), each with its own key.
+// outbox (outbox.js), each with its own key.
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
-import { Outbox } from "./counter-outbox.js";
+import { Outbox } from "./outbox.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
@@ -233,7 +233,7 @@ function describe(entry) {
   return "reset to 0";
 }
 
-const outbox = new Outbox(name, sendChange);
+const outbox = new Outbox(`counter:${encodeURIComponent(name)}`, sendChange);
 
 // What waits to be sent: a line under the buttons, and rows on top of the
 // history marked as waiting (newest first, like the history).

@@ -12,9 +12,19 @@
 // state only when filtering by a tag, and when the server says it cannot
 // replay what was missed. The state and how events change it live in
 // library-state.js, the Edit forms in library-edit.js; this module draws.
+//
+// Every change goes by way of the viewer's outbox (outbox.js) with a key
+// of its own: one made while the server cannot be reached waits in this
+// browser (across reloads, shown under "waiting to be sent") and is sent
+// once the page is back in touch, applied once however often it is sent.
+// The outbox is the viewer's alone: another account signed in on the same
+// browser neither sees nor sends it. A waiting change the server refuses
+// when it finally goes is kept in view with the server's words and all
+// that was written in it, until dismissed.
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
-import { h } from "./dom.js";
+import { formatDateTime, h } from "./dom.js";
+import { Outbox } from "./outbox.js";
 import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
 import { EditForm } from "./library-edit.js";
 import { LibraryState, PAGE, byName } from "./library-state.js";
@@ -26,6 +36,7 @@ const totalEl = root.querySelector("[data-total]");
 const errorEl = root.querySelector("[data-error]");
 const filterEl = root.querySelector("[data-filter-note]");
 const tabsEl = root.querySelector("[data-tabs]");
+const outboxEl = root.querySelector("[data-outbox]");
 
 const STORY = "id url title description createdAt tags { id name color }";
 const TAG = "id name color";
@@ -43,15 +54,16 @@ const EVENTS = `subscription { channel(name: "library") { __typename
   ... on StoryTagEvent { storyId tagIds }
   ... on StoryUntagEvent { storyId tagIds }
   ... on LibraryChangeEvent { totalStories } } }`;
+// The library's changes, each with the outbox's key ($k) as its clientMutationId.
 const M = {
-  createStory: `mutation($u: String!, $t: String!, $d: String) { createStory(url: $u, title: $t, description: $d) { ${STORY} } }`,
-  updateStory: `mutation($id: ID!, $t: String, $d: String) { updateStory(id: $id, title: $t, description: $d) { ${STORY} } }`,
-  deleteStory: "mutation($id: ID!) { deleteStory(id: $id) }",
-  tagStory: `mutation($s: ID!, $t: [ID!]!) { tagStory(storyId: $s, tagIds: $t) { ${STORY} } }`,
-  untagStory: `mutation($s: ID!, $t: [ID!]!) { untagStory(storyId: $s, tagIds: $t) { ${STORY} } }`,
-  createTag: `mutation($n: String!, $c: String!) { createTag(name: $n, color: $c) { ${TAG} } }`,
-  updateTag: `mutation($id: ID!, $n: String, $c: String) { updateTag(id: $id, name: $n, color: $c) { ${TAG} } }`,
-  deleteTag: "mutation($id: ID!) { deleteTag(id: $id) }",
+  createStory: `mutation($u: String!, $t: String!, $d: String, $k: String) { createStory(url: $u, title: $t, description: $d, clientMutationId: $k) { ${STORY} } }`,
+  updateStory: `mutation($id: ID!, $t: String, $d: String, $k: String) { updateStory(id: $id, title: $t, description: $d, clientMutationId: $k) { ${STORY} } }`,
+  deleteStory: "mutation($id: ID!, $k: String) { deleteStory(id: $id, clientMutationId: $k) }",
+  tagStory: `mutation($s: ID!, $t: [ID!]!, $k: String) { tagStory(storyId: $s, tagIds: $t, clientMutationId: $k) { ${STORY} } }`,
+  untagStory: `mutation($s: ID!, $t: [ID!]!, $k: String) { untagStory(storyId: $s, tagIds: $t, clientMutationId: $k) { ${STORY} } }`,
+  createTag: `mutation($n: String!, $c: String!, $k: String) { createTag(name: $n, color: $c, clientMutationId: $k) { ${TAG} } }`,
+  updateTag: `mutation($id: ID!, $n: String, $c: String, $k: String) { updateTag(id: $id, name: $n, color: $c, clientMutationId: $k) { ${TAG} } }`,
+  deleteTag: "mutation($id: ID!, $k: String) { deleteTag(id: $id, clientMutationId: $k) }",
 };
 
 // ------------------------------------------------------------------ state
@@ -83,12 +95,28 @@ function readRendered() {
   state.total = Number.parseInt(totalEl.textContent, 10) || 0;
 }
 
-// Calls `task` (a mutation); applies its answer with `use` unless an event
-// about `id` came meanwhile (the event is as new as the answer, or newer).
-async function change(id, task, use) {
-  const before = touched.get(id) ?? 0;
-  const answer = await task();
-  const key = id ?? answer?.id;
+// One change from the outbox, with its key: sent again after a lost
+// answer, the server answers as the first time and changes nothing.
+async function sendChange(entry) {
+  const data = await graphql(M[entry.op], { ...entry.vars, k: entry.key });
+  return data[entry.op];
+}
+
+const outbox = new Outbox(`library:${root.dataset.user}`, sendChange);
+
+// Makes the change `op` (a mutation of M, with `vars`) by way of the
+// outbox. `words` say it in the outbox's list, `detail` is what was
+// written in it (shown there too, so that a refused change loses none of
+// it). Resolves with the server's answer, applied with `use` unless an
+// event about `about` (the item's id; a create's is its answer's) came
+// meanwhile: the event is as new as the answer, or newer. Resolves with
+// null when the change waits; rejects with the server's refusal.
+async function change(op, vars, { about = null, use, words, detail = [] }) {
+  const before = touched.get(about) ?? 0;
+  const entry = outbox.add({ op, vars, about, words, detail: detail.filter(Boolean) });
+  const answer = await outbox.outcome(entry);
+  if (answer === null) return null;
+  const key = about ?? answer?.id;
   if ((touched.get(key) ?? 0) === before) use(answer);
   render();
   return answer;
@@ -121,7 +149,7 @@ function storyItem(story) {
   picker.addEventListener("change", () => {
     const tagId = picker.value;
     if (!tagId) return;
-    act(() => change(story.id, () => graphql(M.tagStory, { s: story.id, t: [tagId] }).then((data) => data.tagStory), putStory));
+    act(() => change("tagStory", { s: story.id, t: [tagId] }, { about: story.id, use: putStory, words: `Tag “${story.title}” with “${tags.get(tagId)?.name}”` }));
   });
   return h("li", { class: "story", dataset: { id: story.id } },
     h("div", { class: "story-main" },
@@ -129,12 +157,12 @@ function storyItem(story) {
       story.description ? h("p", { class: "description" }, story.description) : null,
       h("p", { class: "chips" }, ...story.tags.map((tag) => chip(tag,
         h("button", { type: "button", class: "chip-remove", "aria-label": `Remove tag ${tag.name} from ${story.title}`, dataset: { focus: `untag-${tag.id}` },
-          onclick: () => act(() => change(story.id, () => graphql(M.untagStory, { s: story.id, t: [tag.id] }).then((data) => data.untagStory), putStory)) }, "×"))))),
+          onclick: () => act(() => change("untagStory", { s: story.id, t: [tag.id] }, { about: story.id, use: putStory, words: `Untag “${story.title}” from “${tag.name}”` })) }, "×"))))),
     h("div", { class: "story-actions" },
       picker,
       h("button", { type: "button", "aria-label": `Edit ${story.title}`, dataset: { focus: "edit" }, onclick: () => openEdit(storyEdit(story)) }, "Edit"),
       h("button", { type: "button", class: "danger", "aria-label": `Delete ${story.title}`, dataset: { focus: "delete" }, onclick: () => {
-        if (confirm(`Delete “${story.title}”?`)) act(() => change(story.id, () => graphql(M.deleteStory, { id: story.id }), () => state.dropStory(story.id)));
+        if (confirm(`Delete “${story.title}”?`)) act(() => change("deleteStory", { id: story.id }, { about: story.id, use: () => state.dropStory(story.id), words: `Delete story “${story.title}”` }));
       } }, "Delete")),
   );
 }
@@ -159,7 +187,7 @@ function tagItem(tag) {
     h("span", { class: "tag-actions" },
       h("button", { type: "button", class: "link", "aria-label": `Edit tag ${tag.name}`, dataset: { focus: "edit" }, onclick: () => openEdit(tagEdit(tag)) }, "Edit"),
       h("button", { type: "button", class: "link danger", "aria-label": `Delete tag ${tag.name}`, dataset: { focus: "delete" }, onclick: () => {
-        if (confirm(`Delete the tag “${tag.name}” from every story?`)) act(() => change(tag.id, () => graphql(M.deleteTag, { id: tag.id }), () => state.dropTag(tag.id)));
+        if (confirm(`Delete the tag “${tag.name}” from every story?`)) act(() => change("deleteTag", { id: tag.id }, { about: tag.id, use: () => state.dropTag(tag.id), words: `Delete tag “${tag.name}”` }));
       } }, "Delete")),
   );
 }
@@ -231,6 +259,7 @@ function render() {
   }
   refocus?.();
   refocus = null;
+  markWaiting();
 }
 
 // Many events in one go (a reconnect's replay) are drawn once.
@@ -274,8 +303,8 @@ function storyEdit(story) {
     gone: "Your draft is still here: add it again as a new story, or close it.",
   }, {
     ...closing,
-    save: ({ title, description }) => change(story.id, () => graphql(M.updateStory, { id: story.id, t: title, d: description }).then((data) => data.updateStory), putStory),
-    recreate: ({ title, description }) => change(null, () => graphql(M.createStory, { u: story.url, t: title, d: description }).then((data) => data.createStory), putStory),
+    save: ({ title, description }) => change("updateStory", { id: story.id, t: title, d: description }, { about: story.id, use: putStory, words: `Edit story “${story.title}”`, detail: [title, description] }),
+    recreate: ({ title, description }) => change("createStory", { u: story.url, t: title, d: description }, { use: putStory, words: `Add story “${title}” again`, detail: [story.url, description] }),
   });
 }
 
@@ -300,8 +329,8 @@ function tagEdit(tag) {
     gone: "Your draft is still here: create it again, or close it.",
   }, {
     ...closing,
-    save: ({ name, color }) => change(tag.id, () => graphql(M.updateTag, { id: tag.id, n: name, c: color }).then((data) => data.updateTag), putTag),
-    recreate: ({ name, color }) => change(null, () => graphql(M.createTag, { n: name, c: color }).then((data) => data.createTag), putTag),
+    save: ({ name, color }) => change("updateTag", { id: tag.id, n: name, c: color }, { about: tag.id, use: putTag, words: `Edit tag “${tag.name}”`, detail: [name, color] }),
+    recreate: ({ name, color }) => change("createTag", { n: name, c: color }, { use: putTag, words: `Create tag “${name}” again`, detail: [color] }),
   });
 }
 
@@ -391,7 +420,7 @@ addStory.addEventListener("submit", async (submit) => {
     return;
   }
   try {
-    await change(null, () => graphql(M.createStory, { u: url, t: title, d: description || null }).then((data) => data.createStory), putStory);
+    await change("createStory", { u: url, t: title, d: description || null }, { use: putStory, words: `Add story “${title}”`, detail: [url, description] });
   } catch (error) {
     refused(addStory, error);
     return;
@@ -410,7 +439,8 @@ addTag.addEventListener("submit", async (submit) => {
     return;
   }
   try {
-    await change(null, () => graphql(M.createTag, { n: addTag.elements.name.value, c: addTag.elements.color.value }).then((data) => data.createTag), putTag);
+    const { name, color } = addTag.elements;
+    await change("createTag", { n: name.value, c: color.value }, { use: putTag, words: `Create tag “${name.value}”`, detail: [color.value] });
   } catch (error) {
     refused(addTag, error);
     return;
@@ -418,13 +448,52 @@ addTag.addEventListener("submit", async (submit) => {
   addTag.elements.name.value = "";
 });
 
+// ----------------------------------------------------------------- outbox
+
+const outboxNote = h("p", { class: "meta" });
+const outboxList = h("ul", { class: "outbox-list" });
+outboxEl.replaceChildren(outboxNote, outboxList);
+
+function outboxItem(entry) {
+  const refused = Boolean(entry.refused);
+  return h("li", { class: refused ? "refused" : "pending", dataset: { key: entry.key } },
+    h("span", { class: "what" }, refused ? `Not saved: ${entry.words}` : entry.words),
+    ...entry.detail.map((text) => h("span", { class: "detail" }, text)),
+    refused
+      ? h("span", { class: "why" }, entry.refused)
+      : h("span", { class: "meta" }, "waiting to be sent · ", h("time", { datetime: entry.at }, formatDateTime(entry.at))),
+    refused ? h("button", { type: "button", class: "link", "aria-label": `Dismiss: ${entry.words}`, onclick: () => outbox.remove(entry) }, "Dismiss") : null);
+}
+
+// The stories and tags that changes wait for are marked so.
+function markWaiting() {
+  const about = new Set(outbox.waiting().map((entry) => entry.about).filter(Boolean));
+  for (const item of root.querySelectorAll(".story[data-id], .tag[data-id]")) item.classList.toggle("waiting", about.has(item.dataset.id));
+}
+
+// What waits to be sent, and what was refused when it went, oldest first.
+function showOutbox() {
+  const waiting = outbox.waiting();
+  const refused = outbox.refused();
+  outboxEl.hidden = waiting.length === 0 && refused.length === 0;
+  outboxNote.textContent = waiting.length === 1 ? "1 change waiting to be sent" : `${waiting.length} changes waiting to be sent`;
+  outboxNote.hidden = waiting.length === 0;
+  outboxList.replaceChildren(...refused.map(outboxItem), ...waiting.map(outboxItem));
+  markWaiting();
+}
+
+outbox.addEventListener("change", showOutbox);
+// Refused when it went from the outbox, with nobody's form open on it.
+outbox.addEventListener("refused", ({ detail: { entry, error } }) => outbox.keep(entry, error));
+
 // ------------------------------------------------------------------- live
 
 readRendered();
 render();
+showOutbox();
 
 const live = new LiveConnection();
-showConnectionState(live, root.querySelector("[role=status]"));
+showConnectionState(live, root.querySelector("[role=status]"), { offline: "You're offline — changes will be sent when you're back" });
 live.subscribe(EVENTS, {}, {
   next: onEvent,
   // Only when the server cannot replay what was missed (or the page was
@@ -442,4 +511,8 @@ live.subscribe("subscription { libraryPresence { tabs } }", {}, {
     if (tabs !== undefined) tabsEl.textContent = `${tabs} ${tabs === 1 ? "tab" : "tabs"} open`;
   },
 });
+// Back in touch with the server: send what waits.
+live.addEventListener("connected", () => outbox.flush());
+addEventListener("online", () => outbox.flush());
+outbox.flush();
 live.connect();

@@ -12,7 +12,7 @@ from tests.processes import ServerProcess
 
 OFFLINE_NOTICED_WITHIN = 3000
 # A change that got no answer while the browser is online is tried again
-# within 5 s (counter-outbox.js).
+# within 5 s (static/js/outbox.js).
 RETRIED_WITHIN = 10000
 # The server waits 5 s for SQLite's write lock before answering that the
 # database is locked (app/db.py).

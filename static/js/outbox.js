@@ -1,13 +1,14 @@
-// The counter page's outbox: changes the server has not answered yet.
+// A page's outbox: changes the server has not answered yet.
 //
 // Every change gets a key of its own (the mutation's clientMutationId) and
-// is written here, in localStorage under the counter's name, before it is
-// sent; it leaves only when the server's answer arrives. So a change made offline,
-// or while the server cannot be reached, waits here across reloads, and
-// one whose answer was lost with the connection is sent again with the
-// same key, which the server answers with its first answer without
-// applying the change again. A change the server refuses leaves too (the
-// page says why): sending it again would be refused again.
+// is written here, in localStorage under the outbox's scope, before it is
+// sent; it leaves only when the server's answer arrives. So a change made
+// offline, or while the server cannot be reached, waits here across
+// reloads, and one whose answer was lost with the connection is sent again
+// with the same key, which the server answers with its first answer
+// without applying the change again. A change the server refuses leaves
+// too: sending it again would be refused again. Its page says why, and may
+// keep it aside (`keep`) so that what the person wrote is not lost.
 //
 // Changes are sent in the order they were made, one at a time, so a later
 // one never overtakes an earlier one still waiting.
@@ -16,10 +17,10 @@
 // write and taking one out a single removal: two tabs never rewrite a
 // shared list, in which one could drop what the other just added.
 //
-// Tabs of the same counter share the outbox. Sending happens under a Web
-// Lock named for the counter, so one tab sends at a time and the next
-// reads what is left after it; where Web Locks are missing two tabs may
-// send the same change, which its key makes harmless.
+// Tabs with the same scope share the outbox. Sending happens under a Web
+// Lock named for the scope, so one tab sends at a time and the next reads
+// what is left after it; where Web Locks are missing two tabs may send the
+// same change, which its key makes harmless.
 
 import { GraphQLRequestError, NetworkError } from "./graphql.js";
 
@@ -28,14 +29,16 @@ import { GraphQLRequestError, NetworkError } from "./graphql.js";
 // when. Coming back online and the page's socket reconnecting try at once.
 const RETRY_MS = 5000;
 
-// How long to wait before sending `error`'s change again, in ms; null when
-// the server refused the change for good. No answer (the network, the
-// server down) is worth another try, and so is an answer that says when
-// (`extensions.retryAfter`: the database locked by another process, or
-// out of disk, and nothing changed).
+// How long to wait before sending `error`'s change again, in ms: Infinity
+// to wait for the page to try again (signed out: signing in again reloads
+// it), null when the server refused the change for good. No answer (the
+// network, the server down) is worth another try, and so is an answer
+// that says when (`extensions.retryAfter`: the database locked by another
+// process, or out of disk, and nothing changed).
 function retryDelay(error) {
   if (error instanceof NetworkError) return RETRY_MS;
   if (!(error instanceof GraphQLRequestError)) return null;
+  if (error.errors.some((each) => each.extensions?.code === "UNAUTHENTICATED")) return Infinity;
   const after = error.errors.map((each) => each.extensions?.retryAfter).filter(Number.isFinite);
   return after.length ? Math.max(1000, ...after.map((seconds) => seconds * 1000)) : null;
 }
@@ -51,29 +54,37 @@ function newKey() {
 // Orders changes made in the same millisecond in one tab.
 let made = 0;
 
+const byAge = (a, b) => a.time - b.time || a.seq - b.seq || (a.key < b.key ? -1 : 1);
+
 export class Outbox extends EventTarget {
-  // `send(entry)` sends one change and resolves with the server's answer;
-  // it throws NetworkError when no answer came, GraphQLRequestError with
-  // the server's errors (see retryDelay). Events: "change" (what waits
-  // changed, here or in another tab), "sent" (detail: entry, answer),
-  // "refused" (detail: entry, error).
-  constructor(counter, send) {
+  // `scope` names whose changes these are ("counter:<name>", "library:<user
+  // id>"): a page sees only its scope's. `send(entry)` sends one change and
+  // resolves with the server's answer; it throws NetworkError when no
+  // answer came, GraphQLRequestError with the server's errors (see
+  // retryDelay). Events: "change" (what waits changed, here or in another
+  // tab), "sent" (detail: entry, answer), "refused" (detail: entry, error;
+  // not for a change whose `outcome` this tab awaits: that rejects).
+  constructor(scope, send) {
     super();
-    this.prefix = `outbox:counter:${encodeURIComponent(counter)}:`;
+    this.prefix = `outbox:${scope}:`;
     this.lockName = this.prefix;
     this.send = send;
     this.sending = false;
     this.retryTimer = null;
+    this.awaited = new Map(); // key → { resolve, reject } of outcome()
     // A tab that went away during a first try left its change marked so:
     // from here on it is waiting like the rest.
     this.markWaiting();
     addEventListener("storage", (event) => {
-      if (event.key === null || event.key.startsWith(this.prefix)) this.dispatchEvent(new Event("change"));
+      if (event.key !== null && !event.key.startsWith(this.prefix)) return;
+      this.dispatchEvent(new Event("change"));
+      // Sent (or refused) by another tab: it will not be answered here.
+      for (const key of this.awaited.keys()) if (localStorage.getItem(this.prefix + key) === null) this.settle(key, null);
     });
   }
 
-  // Every change not yet answered, oldest first.
-  entries() {
+  // Everything kept under the scope, refused changes too.
+  stored() {
     const found = [];
     for (let i = 0; i < localStorage.length; i++) {
       const item = localStorage.key(i);
@@ -84,7 +95,12 @@ export class Outbox extends EventTarget {
         localStorage.removeItem(item);
       }
     }
-    return found.filter(Boolean).sort((a, b) => a.time - b.time || a.seq - b.seq || (a.key < b.key ? -1 : 1));
+    return found.filter(Boolean).sort(byAge);
+  }
+
+  // Every change not yet answered, oldest first.
+  entries() {
+    return this.stored().filter((entry) => !entry.refused);
   }
 
   // The changes to show as waiting to be sent: not those on their first
@@ -93,7 +109,12 @@ export class Outbox extends EventTarget {
     return this.entries().filter((entry) => !entry.firstTry);
   }
 
-  // Keeps `change` ({op, n}) under a new key and sends what waits.
+  // The changes refused and kept aside (`keep`), oldest first.
+  refused() {
+    return this.stored().filter((entry) => entry.refused);
+  }
+
+  // Keeps `change` (what `send` needs) under a new key and sends what waits.
   add(change) {
     const time = Date.now();
     // Sent at once only when nothing waits before it and the browser is online.
@@ -105,8 +126,35 @@ export class Outbox extends EventTarget {
     return entry;
   }
 
+  // What becomes of `entry`, added by this tab: resolves with the server's
+  // answer, or with null once it waits (no answer this time, or sent by
+  // another tab); rejects with the server's refusal.
+  outcome(entry) {
+    return new Promise((resolve, reject) => {
+      if (localStorage.getItem(this.prefix + entry.key) === null) resolve(null);
+      else this.awaited.set(entry.key, { resolve, reject });
+    });
+  }
+
+  settle(key, answer, error) {
+    const waiter = this.awaited.get(key);
+    if (!waiter) return false;
+    this.awaited.delete(key);
+    if (error) waiter.reject(error);
+    else waiter.resolve(answer);
+    return true;
+  }
+
   remove(entry) {
     localStorage.removeItem(this.prefix + entry.key);
+    this.dispatchEvent(new Event("change"));
+  }
+
+  // A refused change kept aside, with the server's words, until dismissed:
+  // what the person wrote in it stays in front of them.
+  keep(entry, error) {
+    const refused = { ...entry, firstTry: false, refused: error.message || String(error) };
+    localStorage.setItem(this.prefix + entry.key, JSON.stringify(refused));
     this.dispatchEvent(new Event("change"));
   }
 
@@ -148,10 +196,11 @@ export class Outbox extends EventTarget {
           return;
         }
         this.remove(entry);
-        this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
+        if (!this.settle(entry.key, null, error)) this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
         continue;
       }
       this.remove(entry);
+      this.settle(entry.key, answer);
       this.dispatchEvent(new CustomEvent("sent", { detail: { entry, answer } }));
     }
   }
@@ -159,8 +208,9 @@ export class Outbox extends EventTarget {
   // Not sent this time: everything waits, and is shown as waiting.
   stalled(delay) {
     this.markWaiting();
+    for (const key of [...this.awaited.keys()]) this.settle(key, null);
     this.dispatchEvent(new Event("change"));
     clearTimeout(this.retryTimer);
-    if (navigator.onLine !== false) this.retryTimer = setTimeout(() => this.flush(), delay);
+    if (navigator.onLine !== false && Number.isFinite(delay)) this.retryTimer = setTimeout(() => this.flush(), delay);
   }
 }

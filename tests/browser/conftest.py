@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 from app.config import PROJECT_ROOT
 from tests.processes import ServerProcess
@@ -90,3 +90,12 @@ def sign_up(page: Page, base_url: str, username: str, password: str = "correct h
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(f"{base_url}/library")
+
+
+def refuse_changes(route: Route) -> None:
+    """A route handler: the server out of reach for changes (POSTs, as the
+    pages' outboxes send them); the page itself loads."""
+    if route.request.method == "POST":
+        route.abort("connectionrefused")
+    else:
+        route.continue_()

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
+from tests.browser.conftest import refuse_changes
 from tests.processes import ServerProcess
 
 OFFLINE_NOTICED_WITHIN = 3000
@@ -58,14 +59,6 @@ def go_offline(context: BrowserContext, *pages: Page) -> None:
         expect(page.get_by_role("status")).to_contain_text(
             "You're offline", timeout=OFFLINE_NOTICED_WITHIN
         )
-
-
-def refuse_changes(route: Route) -> None:
-    """The server out of reach for changes (POSTs); the page itself loads."""
-    if route.request.method == "POST":
-        route.abort("connectionrefused")
-    else:
-        route.continue_()
 
 
 def test_changes_made_offline_are_shown_waiting_then_applied_once_when_back(server, context):

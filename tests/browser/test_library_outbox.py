@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import sign_up
+from tests.browser.conftest import refuse_changes, sign_up
 from tests.browser.test_library_pages import add_story
 from tests.processes import ServerProcess
 
@@ -67,14 +67,6 @@ def edit_story(page: Page, title: str, new_title: str, description: str | None =
         form.get_by_label("Description").fill(description)
     form.get_by_role("button", name="Save").click()
     expect(form).to_have_count(0)
-
-
-def refuse_changes(route: Route) -> None:
-    """The server out of reach for changes (POSTs); the page itself loads."""
-    if route.request.method == "POST":
-        route.abort("connectionrefused")
-    else:
-        route.continue_()
 
 
 def test_changes_made_offline_wait_in_every_tab_then_apply_once_when_back(server, context):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import importlib.metadata
 import json
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
@@ -11,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from app.config import PROJECT_ROOT
+from tests.clients import sign_up
 
 
 @pytest.mark.gen_test
@@ -32,6 +35,41 @@ async def test_the_counter_page_shows_the_current_value(clients):
     assert 'aria-label="Counter value"' in html
     assert ">1234</div>" in html
     assert 'role="status"' in html
+
+
+WATCHERS = re.compile(r"<p [^>]*data-watchers[^>]*>(.*?)</p>", re.S)
+SIGN_UP = 'mutation($u: String!) { signUp(username: $u, password: "correct horse") { token } }'
+LONG_NAME = "a_name_long_enough_to_be_cut_off"  # the 32 characters a name may have
+
+
+async def watchers_line(clients, path: str, cookie: str | None = None) -> str:
+    """The counter page's line about who watches, as text, as rendered."""
+    response = await clients.fetch(path, headers={"Cookie": cookie} if cookie else {})
+    match = WATCHERS.search(response.body.decode())
+    assert match, "the page has a watchers line"
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_counter_page_is_rendered_naming_who_watches_it(clients):
+    assert await watchers_line(clients, "/counters/seen") == "0 watching"
+    await clients.counter_socket("seen")
+    assert await watchers_line(clients, "/counters/seen") == "1 watching"  # nobody named
+    signed_up = await clients.graphql(SIGN_UP, {"u": "alice"})
+    cookie = signed_up.headers["Set-Cookie"].split(";")[0]
+    await clients.counter_socket("seen", token=signed_up.body["data"]["signUp"]["token"])
+    await clients.counter_socket("seen", token=await sign_up(clients, "bob"))
+    assert await watchers_line(clients, "/counters/seen") == "3 watching: alice, bob and 1 more"
+    as_alice = await watchers_line(clients, "/counters/seen", cookie)
+    assert as_alice == "3 watching: you, bob and 1 more"
+
+    # More names than the line holds: the first few, then how many more.
+    for username in (LONG_NAME, "carol"):
+        await clients.counter_socket("seen", token=await sign_up(clients, username))
+    line = await watchers_line(clients, "/counters/seen", cookie)
+    assert line == f"5 watching: you, {LONG_NAME}, bob and 2 more"
+    page = (await clients.fetch("/counters/seen")).body.decode()
+    assert f'<span class="member" title="{LONG_NAME}">{LONG_NAME}</span>' in page
 
 
 @pytest.mark.gen_test

@@ -29,6 +29,7 @@ from app.models.errors import DomainError
 from app.models.library import overview
 from app.realtime.history import Position
 from app.web.base import PageHandler
+from app.web.watching import Watching, watching
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,15 @@ async def _position(handler: PageHandler, topic: Topic) -> Position | None:
     except Exception as error:  # Redis away, say: the page still renders
         log.warning("could not read the position of %s: %s", topic, error)
         return None
+
+
+async def _watching(handler: PageHandler, name: str) -> Watching:
+    """Who watches the counter as the page is rendered: one presence read
+    (the same one a count alone costs), worded for the viewer. The page's
+    own socket is not open yet; its script keeps the line live from there."""
+    count, members = await handler.services.presence.watching(counter_presence_key(name))
+    viewer = handler.current_user
+    return watching(count, members, viewer.username if viewer else None)
 
 
 async def _epoch(handler: PageHandler, topic: Topic) -> str | None:
@@ -87,7 +97,7 @@ class CounterPageHandler(PageHandler):
         epoch = await _epoch(self, counter_topic(name))
         counter = Counter.lookup(name)
         position = None if epoch is None else Position(counter.operation_count, epoch)
-        watchers = await self.services.presence.count(counter_presence_key(name))
+        who = await _watching(self, name)
         history = counter.recent_history(CHART_POINTS)
         await settled()  # what it shows is durable, and its position taken
         self.render_page(
@@ -100,7 +110,7 @@ class CounterPageHandler(PageHandler):
                 [op.timestamp.replace(tzinfo=UTC).timestamp(), op.value, op.operation_number]
                 for op in reversed(history)
             ],
-            watchers=watchers,
+            watching=who,
             position=position,
         )
 
@@ -128,7 +138,7 @@ class CounterPageHandler(PageHandler):
                 "counter.html",
                 counter=counter,
                 history=counter.recent_history(),
-                watchers=await self.services.presence.count(counter_presence_key(name)),
+                watching=await _watching(self, name),
                 error=message,
                 status_code=400,
             )

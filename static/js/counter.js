@@ -7,9 +7,12 @@ import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
 import { Outbox } from "./outbox.js";
+import { showWatching } from "./watching.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
+// The signed-in viewer's username (undefined when anonymous): "you" among the watchers.
+const viewer = root.dataset.viewer;
 const valueEl = root.querySelector("[aria-label='Counter value']");
 const errorEl = root.querySelector("[data-error]");
 const amountEl = root.querySelector("input[name=amount]");
@@ -196,10 +199,11 @@ live.subscribe(`subscription($name: String!) { counter(name: $name) { ${EVENT_FI
   reset: refresh,
   error: (errors) => { errorEl.textContent = errors[0].message; },
 }, { since: rendered });
-// How many watch this counter, across every server process.
-live.subscribe("subscription($name: String!) { counterPresence(name: $name) { watchers } }", { name }, {
+// Who watches this counter, across every server process: each notice
+// carries the whole list, so joins and leaves need no bookkeeping here.
+live.subscribe("subscription($name: String!) { counterPresence(name: $name) { watchers members { username } truncated } }", { name }, {
   next: (payload) => {
-    if (payload.data) watchersEl.textContent = `${payload.data.counterPresence.watchers} watching`;
+    if (payload.data) showWatching(watchersEl, payload.data.counterPresence, viewer);
   },
 });
 live.addEventListener("state", () => {

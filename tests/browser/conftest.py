@@ -84,6 +84,12 @@ def other_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[
     yield from _open_context(browser, request)
 
 
+@pytest.fixture
+def third_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A third browser: a third person."""
+    yield from _open_context(browser, request)
+
+
 def sign_up(page: Page, base_url: str, username: str, password: str = "correct horse") -> None:
     page.goto(f"{base_url}/signup")
     page.get_by_label("Username").fill(username)

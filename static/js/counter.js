@@ -6,7 +6,7 @@ import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } fro
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
-import { Outbox } from "./outbox.js";
+import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { showWatching } from "./watching.js";
 
 const root = document.querySelector("[data-counter]");
@@ -237,7 +237,7 @@ function describe(entry) {
   return "reset to 0";
 }
 
-const outbox = new Outbox(`counter:${encodeURIComponent(name)}`, sendChange);
+const outbox = new Outbox(`counter:${encodeURIComponent(name)}`, sendChange, { keyWindow: renderedKeyWindow(root) });
 
 // What waits to be sent: a line under the buttons, and rows on top of the
 // history marked as waiting (newest first, like the history).

@@ -24,7 +24,7 @@
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, h } from "./dom.js";
-import { Outbox } from "./outbox.js";
+import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
 import { EditForm } from "./library-edit.js";
 import { LibraryState, PAGE, byName } from "./library-state.js";
@@ -102,7 +102,7 @@ async function sendChange(entry) {
   return data[entry.op];
 }
 
-const outbox = new Outbox(`library:${root.dataset.user}`, sendChange);
+const outbox = new Outbox(`library:${root.dataset.user}`, sendChange, { keyWindow: renderedKeyWindow(root) });
 
 // Makes the change `op` (a mutation of M, with `vars`) by way of the
 // outbox. `words` say it in the outbox's list, `detail` is what was

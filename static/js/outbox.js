@@ -17,6 +17,13 @@
 // write and taking one out a single removal: two tabs never rewrite a
 // shared list, in which one could drop what the other just added.
 //
+// The server remembers a key for a while (its REQUEST_KEY_WINDOW, a day by
+// default), after which a retry would be a new change. So a change that was
+// sent once and never answered is not sent again past that window (the
+// server may have made it then): it is set aside as refused, with words
+// that say so, for the person to check. A change never sent has nothing to
+// fear from the window and waits as long as it takes.
+//
 // Tabs with the same scope share the outbox. Sending happens under a Web
 // Lock named for the scope, so one tab sends at a time and the next reads
 // what is left after it; where Web Locks are missing two tabs may send the
@@ -51,6 +58,15 @@ function newKey() {
   return hex.join("");
 }
 
+export const PAST_THE_WINDOW = "Not sent again: it was sent long ago without an answer, and the server may have made it then. Check, and make it again if it is missing.";
+
+// How long the server remembers a key, in ms, as the page was rendered
+// with it (`data-key-window`, in seconds).
+export function renderedKeyWindow(element) {
+  const seconds = Number.parseFloat(element.dataset.keyWindow);
+  return seconds > 0 ? seconds * 1000 : Infinity;
+}
+
 // Orders changes made in the same millisecond in one tab.
 let made = 0;
 
@@ -64,11 +80,13 @@ export class Outbox extends EventTarget {
   // retryDelay). Events: "change" (what waits changed, here or in another
   // tab), "sent" (detail: entry, answer), "refused" (detail: entry, error;
   // not for a change whose `outcome` this tab awaits: that rejects).
-  constructor(scope, send) {
+  // `keyWindow`: how long the server remembers a key, in ms.
+  constructor(scope, send, { keyWindow = Infinity } = {}) {
     super();
     this.prefix = `outbox:${scope}:`;
     this.lockName = this.prefix;
     this.send = send;
+    this.keyWindow = keyWindow;
     this.sending = false;
     this.retryTimer = null;
     this.awaited = new Map(); // key → { resolve, reject } of outcome()
@@ -184,8 +202,18 @@ export class Outbox extends EventTarget {
 
   async sendAll() {
     for (;;) {
-      const entry = this.entries()[0];
+      let entry = this.entries()[0];
       if (!entry) return;
+      if (Date.now() - (entry.sentAt ?? Infinity) > this.keyWindow) {
+        this.refuse(entry, new Error(PAST_THE_WINDOW));
+        continue;
+      }
+      // Sent (unless the browser is offline, when it cannot go anywhere):
+      // from now on the server may have it.
+      if (entry.sentAt === undefined && navigator.onLine !== false) {
+        entry = { ...entry, sentAt: Date.now() };
+        localStorage.setItem(this.prefix + entry.key, JSON.stringify(entry));
+      }
       let answer;
       try {
         answer = await this.send(entry);
@@ -195,14 +223,19 @@ export class Outbox extends EventTarget {
           this.stalled(delay);
           return;
         }
-        this.remove(entry);
-        if (!this.settle(entry.key, null, error)) this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
+        this.refuse(entry, error);
         continue;
       }
       this.remove(entry);
       this.settle(entry.key, answer);
       this.dispatchEvent(new CustomEvent("sent", { detail: { entry, answer } }));
     }
+  }
+
+  // Out, refused: told to whoever awaits its outcome here, else to all.
+  refuse(entry, error) {
+    this.remove(entry);
+    if (!this.settle(entry.key, null, error)) this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
   }
 
   // Not sent this time: everything waits, and is shown as waiting.

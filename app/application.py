@@ -24,7 +24,7 @@ from app.api.schema import build as build_schema
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
-from app.models import stream, throttle
+from app.models import request_keys, stream, throttle
 from app.protocols.graphql_sse import Reservations
 from app.realtime import writer
 from app.realtime.backends import make_realtime
@@ -106,6 +106,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
       when the database keeps the history, off when Redis does;
     - `app.models.throttle`'s counts (sign-up and log-in limits),
       emptied so a new application starts afresh;
+    - `app.models.request_keys`' window (`REQUEST_KEY_WINDOW`);
     - the `live_users_connected` gauge of `app.metrics`, read from this
       application's registry;
     - on the current IOLoop: the metrics sampler for /status and the
@@ -121,6 +122,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
     events.set_publisher(realtime.publish, IOLoop.current().add_callback, realtime.publish_all)
     IOLoop.current().add_callback(realtime.start)
     throttle.reset()
+    request_keys.remember_for(settings.request_key_window)
     metrics.users_connected.set_function(lambda: registry.count("user-sockets"))
     executor = Executor(build_schema(), settings.graphql_document_cache_size)
     services = Services(
@@ -192,5 +194,6 @@ def reset_globals() -> None:
     events.set_publisher(None)
     stream.keep_history_in_database(None)
     throttle.reset()
+    request_keys.remember_for(None)
     metrics.users_connected.set_function(lambda: 0)
     db.close_database()

@@ -13,6 +13,10 @@ reset around one call, in the thread that makes the change.
 What is kept as the answer is the id a create made (the one thing a retry
 cannot know otherwise); the other changes name their subject in their
 arguments.
+
+A key answers for the window of app.models.request_keys from its
+`created_at`; past it the key is treated as never seen, and the change it
+then makes takes the row over (`record`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import peewee
 
 from app.clock import utcnow
 from app.events import LibraryEvent, StoryCreated, TagCreated
+from app.models import request_keys
 from app.models.base import BaseModel
 from app.models.counter import check_request_key
 from app.models.errors import InvalidInput
@@ -67,11 +72,13 @@ def done(token: Token[Request | None]) -> None:
 
 
 class LibraryRequest(BaseModel):
+    id: peewee.AutoField[int]
     owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
     owner_id: peewee.ForeignKeyField[int]
     key = peewee.CharField(max_length=100)
     asked = peewee.CharField(max_length=64)
     answer = peewee.CharField(max_length=32)
+    #: When the key made its change: its window runs from here.
     created_at = peewee.DateTimeField()
 
     class Meta:
@@ -87,7 +94,7 @@ def answer_before(owner_id: int) -> None:
     row = LibraryRequest.get_or_none(
         (LibraryRequest.owner == owner_id) & (LibraryRequest.key == request.key)
     )
-    if row is None:
+    if row is None or request_keys.forgotten(row.created_at, utcnow()):
         return
     if row.asked != request.asked:
         raise InvalidInput(
@@ -98,7 +105,10 @@ def answer_before(owner_id: int) -> None:
 
 
 def record(owner_id: int, events: list[LibraryEvent]) -> None:
-    """Keeps this context's key with the change just made (in its transaction)."""
+    """Keeps this context's key with the change just made (in its
+    transaction). A row the key left past its window, if still stored, is
+    taken over in the same statement: `answer_before` found it forgotten
+    under the same lock."""
     request = _request.get()
     if request is None:
         return
@@ -112,4 +122,7 @@ def record(owner_id: int, events: list[LibraryEvent]) -> None:
     )
     LibraryRequest.insert(
         owner=owner_id, key=request.key, asked=request.asked, answer=made, created_at=utcnow()
+    ).on_conflict(
+        conflict_target=[LibraryRequest.owner, LibraryRequest.key],
+        preserve=[LibraryRequest.asked, LibraryRequest.answer, LibraryRequest.created_at],
     ).execute()

@@ -88,6 +88,8 @@ class Settings:
     #: answered with that change; past it the key is forgotten and a retry
     #: is a new change. A day, as Stripe keeps its idempotency keys.
     request_key_window: float = 86400.0
+    #: Seconds between two prunes of forgotten keys (app.application).
+    request_key_prune_every: float = 60.0
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 

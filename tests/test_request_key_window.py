@@ -1,22 +1,25 @@
 """The window of exactly-once changes: a request key answers its retries
 for REQUEST_KEY_WINDOW seconds from the change it first made, then is
-forgotten (a retry with it is a new change); counters and the library, on
-SQLite and on PostgreSQL alike. The window here is short, so each test
-waits it out."""
+forgotten (a retry with it is a new change), and the periodic prune clears
+forgotten keys from the database; counters and the library, on SQLite and
+on PostgreSQL alike. The window here is short, so each test waits it out."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import peewee
 import pytest
 
 from app.config import Settings
 from app.db import database
 from tests.clients import Clients, bearer, sign_up
 from tests.databases import DATABASES, settings_on
+from tests.waiting import until
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
 #: that every test depends on the parametrised `settings` below.
@@ -38,9 +41,20 @@ CREATE = """mutation($url: String!, $key: String) {
 STORIES = "{ library { stories(first: 10) { totalCount edges { node { id } } } } }"
 
 
+@pytest.fixture
+def prune_every() -> float:
+    """Seconds between prunes: an hour, so that a test sees a forgotten key
+    the prune has not reached yet, unless it asks for more often."""
+    return 3600.0
+
+
 @pytest.fixture(params=DATABASES)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    return replace(settings_on(request, tmp_path), request_key_window=WINDOW)
+def settings(request: pytest.FixtureRequest, tmp_path: Path, prune_every: float) -> Settings:
+    return replace(
+        settings_on(request, tmp_path),
+        request_key_window=WINDOW,
+        request_key_prune_every=prune_every,
+    )
 
 
 async def bump(clients: Clients, name: str, by: int, key: str) -> dict[str, Any]:
@@ -108,3 +122,55 @@ async def test_a_library_key_answers_within_the_window_and_is_a_new_change_after
     stories = (await clients.data(STORIES, token=token))["library"]["stories"]
     assert stories["totalCount"] == 2
     assert library_keys() == ["s"]
+
+
+def plan_of(sql: str, params: Any) -> str:
+    """How the database runs a statement, as if its tables were large (on
+    PostgreSQL, sequential scans ruled out)."""
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        with database.atomic():
+            database.execute_sql("SET LOCAL enable_seqscan = off")
+            rows = database.execute_sql("EXPLAIN " + sql, params).fetchall()
+    else:
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    return "\n".join(" ".join(map(str, row)) for row in rows)
+
+
+@pytest.mark.parametrize("prune_every", [0.1])
+@pytest.mark.gen_test(timeout=30)
+async def test_the_prune_clears_forgotten_keys_along_their_indexes(clients, caplog):
+    token = await sign_up(clients, "window_pruned")
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        await bump(clients, "pruned", 1, "old")
+        await clients.data(CREATE, {"url": "https://example.com/old", "key": "old"}, token=token)
+        await asyncio.sleep(PAST_WINDOW)
+        await bump(clients, "pruned", 1, "new")
+        await clients.data(CREATE, {"url": "https://example.com/new", "key": "new"}, token=token)
+        await until(lambda: library_keys() == ["new"], "the old library key pruned")
+        await until(
+            lambda: [key for _, key in counter_keys()] == [None, "-:new"],
+            "the old counter key cleared",
+        )
+    # The operation whose key went is still there, and so are both stories.
+    assert (await clients.data(STATE, {"name": "pruned"}))["counter"]["operationCount"] == 2
+    assert (await clients.data(STORIES, token=token))["library"]["stories"]["totalCount"] == 2
+
+    # Each prune is a step along its index, not a walk through every key.
+    statements = [record.msg for record in caplog.records if isinstance(record.msg, tuple)]
+    for table, index in PRUNE_INDEXES.items():
+        prunes = [
+            (sql, params)
+            for sql, params in statements
+            if sql.startswith(("UPDATE", "DELETE")) and table in sql and "<=" in sql
+        ]
+        assert prunes, f"no prune of {table} seen"
+        plan = plan_of(*prunes[0])
+        assert index in plan, plan
+        assert "Seq Scan" not in plan, plan
+
+
+#: The table each prune changes, and the index it must find its rows by.
+PRUNE_INDEXES = {
+    '"counter_operation"': "counter_operation_keyed_timestamp",
+    '"library_request"': "library_request_created_at",
+}

@@ -357,8 +357,8 @@ class CounterOperation(BaseModel):
     actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     actor_id: peewee.ForeignKeyField[int | None]
     #: The client's request key, scoped to its actor (scoped_request_key):
-    #: unique per counter with the key (migration 0009); given up to the
-    #: next change with it once past its window (app.models.request_keys).
+    #: unique per counter with the key (migration 0009); cleared once past
+    #: its window (app.models.request_keys).
     request_key = peewee.CharField(max_length=160, null=True, index=False)
 
     @classmethod
@@ -417,6 +417,21 @@ class CounterOperation(BaseModel):
         if until is not None:
             condition &= cls.timestamp <= until
         return condition
+
+    @classmethod
+    def forget_request_keys(cls, before: datetime, limit: int) -> int:
+        """Clears the keys of at most `limit` operations stamped at or before
+        `before` (keys past their window: app.models.request_keys); returns
+        how many. The operations stay as they were: history, replay and time
+        travel never read the key. A range of the partial index of keyed
+        operations by time (migration 0011), in no order, so that a large
+        backlog is never sorted to take a batch of it."""
+        expired = request_keys.skip_locked(
+            cls.select(cls.id)
+            .where(cls.request_key.is_null(False) & (cls.timestamp <= before))
+            .limit(limit)
+        )
+        return cls.update(request_key=None).where(cls.id.in_(expired)).execute()
 
     @classmethod
     def replay(

@@ -83,6 +83,13 @@ class Settings:
     #: Deliveries (one event to one subscriber) per slice of a fan-out; the
     #: rest follow on later turns of the event loop (app.realtime.registry).
     fanout_slice: int = 250
+    #: Seconds a request key (`clientMutationId`, a counter socket's `id`)
+    #: is remembered from the change it first made: a retry within this is
+    #: answered with that change; past it the key is forgotten and a retry
+    #: is a new change. A day, as Stripe keeps its idempotency keys.
+    request_key_window: float = 86400.0
+    #: Seconds between two prunes of forgotten keys (app.application).
+    request_key_prune_every: float = 60.0
     #: Extra positional words after the flags, such as `migrate`.
     command: tuple[str, ...] = field(default_factory=tuple)
 
@@ -163,6 +170,10 @@ def load_settings(
         type=int,
         default=int(env.get("PRESENCE_MEMBERS", defaults.presence_members)),
     )
+    parser.define(
+        "request_key_window",
+        default=env.get("REQUEST_KEY_WINDOW", str(defaults.request_key_window)),
+    )
     rest = parser.parse_command_line(["server.py", *(argv or [])], final=False)
 
     if parser.history_size < 1 or parser.history_ttl <= 0:
@@ -211,6 +222,7 @@ def load_settings(
             "PRESENCE_NOTICE_INTERVAL", parser.presence_notice_interval
         ),
         presence_members=parser.presence_members,
+        request_key_window=_seconds("REQUEST_KEY_WINDOW", parser.request_key_window),
         command=tuple(rest),
     )
 

@@ -98,6 +98,20 @@ def test_an_http_timeout_that_is_not_a_positive_number_is_refused(name, value):
         load_settings([], {name: value})
 
 
+def test_the_request_key_window_is_a_day_unless_set():
+    assert load_settings([], {}).request_key_window == 86400.0
+    settings = load_settings([], {"REQUEST_KEY_WINDOW": "3600"})
+    assert settings.request_key_window == 3600.0
+    flagged = load_settings(["--request_key_window=90.5"], {"REQUEST_KEY_WINDOW": "3600"})
+    assert flagged.request_key_window == 90.5
+
+
+@pytest.mark.parametrize("value", ["0", "-60", "a day", "inf", "nan"])
+def test_a_request_key_window_that_is_not_a_positive_number_is_refused(value):
+    with pytest.raises(SettingsError, match="REQUEST_KEY_WINDOW must be a positive number"):
+        load_settings([], {"REQUEST_KEY_WINDOW": value})
+
+
 def test_sqlite_durability_is_normal_unless_full_is_asked_for():
     assert load_settings([], {}).sqlite_synchronous == "normal"
     assert load_settings([], {"SQLITE_SYNCHRONOUS": "FULL"}).sqlite_synchronous == "full"

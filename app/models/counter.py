@@ -26,7 +26,7 @@ import peewee
 from app.clock import utcnow
 from app.db import database
 from app.events import CounterChanged, CounterSnapshot, publish
-from app.models import notifications, stream
+from app.models import notifications, request_keys, stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
@@ -236,6 +236,10 @@ class Counter(BaseModel):
         with the operation the key first made, from the operation log, and
         changes and publishes nothing. The key is looked up under the row
         lock, so two retries racing on two processes cannot both apply.
+        A key is remembered for the window of app.models.request_keys from
+        that first operation's timestamp; past it a retry is a new change.
+        The lookup returns the timestamp with the id, so the window costs
+        no query of its own.
         """
         check_name(name)
         scoped = scoped_request_key(key, actor) if key is not None else None
@@ -260,7 +264,13 @@ class Counter(BaseModel):
             if scoped is not None:
                 prior = database.execute_sql(sql.prior, (row_id, scoped)).fetchone()
                 if prior is not None:
-                    return cls._answered_before(prior[0], op_type, operand, adds, key)
+                    operation_id, made = prior
+                    made_at = CounterOperation.timestamp.python_value(made)
+                    if not request_keys.forgotten(made_at, now):
+                        return cls._answered_before(operation_id, op_type, operand, adds, key)
+                    # Past its window, but still stored: the key passes to
+                    # this change (one operation per key per counter).
+                    database.execute_sql(sql.forget, (operation_id,))
             update = sql.add if adds else sql.set
             params = (operand, stamp, row_id, operand, INT_MIN, INT_MAX)
             returned = database.execute_sql(update, params).fetchone()
@@ -347,7 +357,8 @@ class CounterOperation(BaseModel):
     actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     actor_id: peewee.ForeignKeyField[int | None]
     #: The client's request key, scoped to its actor (scoped_request_key):
-    #: unique per counter with the key (migration 0009).
+    #: unique per counter with the key (migration 0009); cleared once past
+    #: its window (app.models.request_keys).
     request_key = peewee.CharField(max_length=160, null=True, index=False)
 
     @classmethod
@@ -406,6 +417,21 @@ class CounterOperation(BaseModel):
         if until is not None:
             condition &= cls.timestamp <= until
         return condition
+
+    @classmethod
+    def forget_request_keys(cls, before: datetime, limit: int) -> int:
+        """Clears the keys of at most `limit` operations stamped at or before
+        `before` (keys past their window: app.models.request_keys); returns
+        how many. The operations stay as they were: history, replay and time
+        travel never read the key. A range of the partial index of keyed
+        operations by time (migration 0011), in no order, so that a large
+        backlog is never sorted to take a batch of it."""
+        expired = request_keys.skip_locked(
+            cls.select(cls.id)
+            .where(cls.request_key.is_null(False) & (cls.timestamp <= before))
+            .limit(limit)
+        )
+        return cls.update(request_key=None).where(cls.id.in_(expired)).execute()
 
     @classmethod
     def replay(

@@ -32,8 +32,11 @@ class CounterStatements:
     #: (counter_id, operation_number, type, previous_value, value, timestamp,
     #: actor_id, request_key)
     record: str
-    #: (counter_id, request_key) -> the id of the operation made with that key.
+    #: (counter_id, request_key) -> (id, timestamp) of the operation made
+    #: with that key.
     prior: str
+    #: (id,): takes its request key from an operation whose key is forgotten.
+    forget: str
 
 
 def _update(new_value: str, p: str) -> str:
@@ -58,6 +61,8 @@ def statements(param: str, row_locks: bool) -> CounterStatements:
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
         ),
         prior=(
-            f'SELECT "id" FROM "counter_operation" WHERE "counter_id" = {p} AND "request_key" = {p}'
+            'SELECT "id", "timestamp" FROM "counter_operation" '
+            f'WHERE "counter_id" = {p} AND "request_key" = {p}'
         ),
+        forget=f'UPDATE "counter_operation" SET "request_key" = NULL WHERE "id" = {p}',
     )

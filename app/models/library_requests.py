@@ -13,6 +13,11 @@ reset around one call, in the thread that makes the change.
 What is kept as the answer is the id a create made (the one thing a retry
 cannot know otherwise); the other changes name their subject in their
 arguments.
+
+A key answers for the window of app.models.request_keys from its
+`created_at`; past it the key is treated as never seen, and the change it
+then makes takes the row over (`record`). `forget` deletes the rows past
+their window, a batch at a time, so the table holds about one window's keys.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from __future__ import annotations
 import hashlib
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 import peewee
 
 from app.clock import utcnow
 from app.events import LibraryEvent, StoryCreated, TagCreated
+from app.models import request_keys
 from app.models.base import BaseModel
 from app.models.counter import check_request_key
 from app.models.errors import InvalidInput
@@ -67,11 +74,14 @@ def done(token: Token[Request | None]) -> None:
 
 
 class LibraryRequest(BaseModel):
+    id: peewee.AutoField[int]
     owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
     owner_id: peewee.ForeignKeyField[int]
     key = peewee.CharField(max_length=100)
     asked = peewee.CharField(max_length=64)
     answer = peewee.CharField(max_length=32)
+    #: When the key made its change: its window runs from here. Indexed,
+    #: for `forget` (migration 0011).
     created_at = peewee.DateTimeField()
 
     class Meta:
@@ -87,7 +97,7 @@ def answer_before(owner_id: int) -> None:
     row = LibraryRequest.get_or_none(
         (LibraryRequest.owner == owner_id) & (LibraryRequest.key == request.key)
     )
-    if row is None:
+    if row is None or request_keys.forgotten(row.created_at, utcnow()):
         return
     if row.asked != request.asked:
         raise InvalidInput(
@@ -98,7 +108,10 @@ def answer_before(owner_id: int) -> None:
 
 
 def record(owner_id: int, events: list[LibraryEvent]) -> None:
-    """Keeps this context's key with the change just made (in its transaction)."""
+    """Keeps this context's key with the change just made (in its
+    transaction). A row the key left past its window, if still stored, is
+    taken over in the same statement: `answer_before` found it forgotten
+    under the same lock."""
     request = _request.get()
     if request is None:
         return
@@ -112,4 +125,19 @@ def record(owner_id: int, events: list[LibraryEvent]) -> None:
     )
     LibraryRequest.insert(
         owner=owner_id, key=request.key, asked=request.asked, answer=made, created_at=utcnow()
+    ).on_conflict(
+        conflict_target=[LibraryRequest.owner, LibraryRequest.key],
+        preserve=[LibraryRequest.asked, LibraryRequest.answer, LibraryRequest.created_at],
     ).execute()
+
+
+def forget(before: datetime, limit: int) -> int:
+    """Deletes at most `limit` keys made at or before `before` (past their
+    window); returns how many. A range of the index on `created_at`
+    (migration 0011), in no order, as `CounterOperation.forget_request_keys`."""
+    expired = request_keys.skip_locked(
+        LibraryRequest.select(LibraryRequest.id)
+        .where(LibraryRequest.created_at <= before)
+        .limit(limit)
+    )
+    return LibraryRequest.delete().where(LibraryRequest.id.in_(expired)).execute()

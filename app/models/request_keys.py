@@ -1,0 +1,57 @@
+"""How long a request key is remembered: the window of exactly-once changes.
+
+A key (`clientMutationId`, a counter socket operation's `id`) answers its
+retries for `REQUEST_KEY_WINDOW` seconds from the change it first made,
+the moment that change was stamped with (a counter operation's
+`timestamp`, a library request's `created_at`). Answering a retry does not
+renew it: the window is about how long a client may go on retrying one
+change, not about how often it does. Past the window the key is
+forgotten: the change path treats it as never seen and a retry with it is
+a new change. A forgotten key may still be stored until the next prune
+(app.application runs `CounterOperation.forget_request_keys` and
+`library_requests.forget` periodically), so both change paths decide by
+time, not by whether a row is there, and the prune only keeps the storage
+bounded.
+
+The window is module state, installed by `make_app` (`remember_for`), so
+that the hot path of a counter change reads it without a query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import peewee
+
+from app.db import database
+
+#: A day, as Stripe keeps its idempotency keys (and Settings' default).
+DEFAULT_WINDOW_SECONDS = 86400.0
+
+_window = timedelta(seconds=DEFAULT_WINDOW_SECONDS)
+
+
+def remember_for(seconds: float | None) -> None:
+    """Keys are remembered `seconds` from their first change from now on;
+    None puts back the default."""
+    global _window
+    _window = timedelta(seconds=DEFAULT_WINDOW_SECONDS if seconds is None else seconds)
+
+
+def cutoff(now: datetime) -> datetime:
+    """Keys whose first change was made at or before this are forgotten."""
+    return now - _window
+
+
+def forgotten(made: datetime, now: datetime) -> bool:
+    """Whether a key whose first change was stamped `made` is forgotten at
+    `now`: a full window has passed since."""
+    return made <= cutoff(now)
+
+
+def skip_locked(expired: peewee.Select) -> peewee.Select:
+    """A prune's choice of rows, passing over those another transaction has
+    locked where the database locks rows (PostgreSQL): processes pruning at
+    the same time take different rows rather than queue, or deadlock, on
+    the same ones. (SQLite's writes are one at a time already.)"""
+    return expired.for_update(skip_locked=True) if database.for_update else expired

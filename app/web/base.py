@@ -122,6 +122,9 @@ class BaseHandler(RedactedLogging):
                 viewer=self.current_user,
                 xsrf_form_html=self.xsrf_form_html,
                 static_url=self.static_url,
+                # How long a change's key is remembered: the pages' outboxes
+                # send nothing again past it (static/js/outbox.js).
+                request_key_window=self.services.settings.request_key_window,
                 **context,
             )
         )

@@ -261,3 +261,52 @@ def test_one_accounts_waiting_changes_are_never_sent_as_another(server, context)
     expect(outbox(page)).to_be_hidden()
     assert stored(server, "outbox_owner")["stories"] == {"Owner's private draft": (None, [])}
     assert stored(server, "outbox_guest")["stories"] == {"Guest's own": (None, [])}
+
+
+def test_past_the_key_window_a_change_sent_unanswered_is_set_aside_not_made_twice(
+    context, tmp_path
+):
+    # The server remembers a key 3 s here: a retry after that would be a new change.
+    with ServerProcess(tmp_path, {"REQUEST_KEY_WINDOW": "3"}) as server:
+        page = context.new_page()
+        sign_up(page, server.url, "outbox_window")
+        connected(page)
+        reached: list[str] = []
+
+        def apply_once_then_refuse(route: Route) -> None:
+            if route.request.method != "POST":
+                route.continue_()
+            elif not reached:
+                # The server makes the change; the answer is lost.
+                reached.append(route.request.url)
+                route.fetch()
+                route.abort("connectionreset")
+            else:
+                route.abort("connectionrefused")
+
+        context.route("**/graphql", apply_once_then_refuse)
+        add_story(page, "https://example.com/once", "Sent once")
+        expect(waiting_note(page)).to_have_text("1 change waiting to be sent")
+        # Made offline, this one never reached the server: the window is nothing to it.
+        context.set_offline(True)
+        expect(page.get_by_role("status")).to_contain_text(
+            "You're offline", timeout=OFFLINE_NOTICED_WITHIN
+        )
+        add_story(page, "https://example.com/offline", "Never sent")
+        expect(waiting_note(page)).to_have_text("2 changes waiting to be sent")
+        page.wait_for_timeout(3500)
+
+        context.unroute("**/graphql", apply_once_then_refuse)
+        context.set_offline(False)
+        refused = outbox(page).locator("li.refused")
+        expect(refused.locator(".what")).to_have_text(
+            "Not saved: Add story “Sent once”", timeout=RETRIED_WITHIN
+        )
+        expect(refused.locator(".why")).to_contain_text("the server may have made it")
+        expect(refused.locator(".detail")).to_have_text(["https://example.com/once"])
+        expect(page.locator(".story-title")).to_have_text(["Never sent", "Sent once"])
+        expect(waiting_note(page)).to_be_hidden()
+        assert stored(server, "outbox_window")["stories"] == {
+            "Sent once": (None, []),
+            "Never sent": (None, []),
+        }

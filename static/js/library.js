@@ -458,7 +458,7 @@ function outboxItem(entry) {
   const refused = Boolean(entry.refused);
   return h("li", { class: refused ? "refused" : "pending", dataset: { key: entry.key } },
     h("span", { class: "what" }, refused ? `Not saved: ${entry.words}` : entry.words),
-    ...entry.detail.map((text) => h("span", { class: "detail" }, text)),
+    ...(entry.detail ?? []).map((text) => h("span", { class: "detail" }, text)),
     refused
       ? h("span", { class: "why" }, entry.refused)
       : h("span", { class: "meta" }, "waiting to be sent · ", h("time", { datetime: entry.at }, formatDateTime(entry.at))),

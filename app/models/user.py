@@ -39,6 +39,13 @@ def check_password(password: str) -> str:
     return password
 
 
+class UsernameTaken(InvalidInput):
+    """Someone has this username already."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"The username {username!r} is taken; choose another.")
+
+
 class User(BaseModel):
     id: peewee.AutoField[int]
     username = peewee.CharField(max_length=32)
@@ -59,19 +66,31 @@ class User(BaseModel):
     async def sign_up(cls, username: str, password: str, address: str | None = None) -> User:
         """A new user; sign-ups from one address are limited
         (app.models.throttle), and refused while too many wait to be hashed."""
+        return cls.make(username, await cls.new_password_hash(username, password, address))
+
+    @classmethod
+    async def new_password_hash(
+        cls, username: str, password: str, address: str | None = None
+    ) -> str:
+        """A sign-up's checks, then its password's hash: a taken username is
+        refused (`UsernameTaken`) before any hashing."""
         check_username(username)
         check_password(password)
         throttle.check_sign_up(address)
         if cls.by_username(username) is not None:
-            raise InvalidInput(f"The username {username!r} is taken; choose another.")
+            raise UsernameTaken(username)
         throttle.record_sign_up(address)
         try:
-            password_hash = await hash_password(password)
+            return await hash_password(password)
         except HashingBusy:
             raise throttle.TooManyAttempts(
                 "Too many people are signing up at this moment; try again in a few seconds.",
                 retry_after=BUSY_RETRY_AFTER,
             ) from None
+
+    @classmethod
+    def make(cls, username: str, password_hash: str) -> User:
+        """The new user's row, from `new_password_hash`."""
         try:
             with database.atomic():
                 return cls.create(
@@ -82,7 +101,7 @@ class User(BaseModel):
                 )
         except peewee.IntegrityError:
             # Taken while we were hashing.
-            raise InvalidInput(f"The username {username!r} is taken; choose another.") from None
+            raise UsernameTaken(username) from None
 
     @classmethod
     async def authenticate(cls, username: str, password: str, address: str | None = None) -> User:

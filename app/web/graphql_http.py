@@ -15,6 +15,12 @@ values a client sends are judged once per distinct value (a few kept),
 and the query, parsed, validated and planned, comes from the executor's
 cache (app.api.plan). Security checks are not skipped: each request's
 credential, body size and media types are checked as before.
+
+A revoked bearer token is refused (401) like any invalid one, except in a
+mutation of `signOut` alone: a retried sign-out presents the token its
+first attempt revoked, and is answered true again when it carries the same
+key (app.models.account_requests); without the key it is answered false,
+as any sign-out without a live credential is.
 """
 
 from __future__ import annotations
@@ -25,14 +31,14 @@ from urllib.parse import parse_qs
 
 import orjson
 import tornado.web
-from graphql import OperationType
+from graphql import FieldNode, OperationType
 
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
 from app.api.limits import MAX_BODY_BYTES
 from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
-from app.web.auth import CookieSession, InvalidCredential, build_context, find_credential
+from app.web.auth import CookieSession, InvalidCredential, build_context, presented_credential
 from app.web.base import BaseHandler
 from app.web.security import allow_cross_origin, allowed_origin
 
@@ -90,6 +96,15 @@ def _optional_object(params: dict[str, Any], key: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise BadRequest(f"`{key}` must be a JSON object or null.")
     return value
+
+
+def signs_out_only(prepared: Prepared) -> bool:
+    """Whether the operation is a mutation of `signOut` alone: the one
+    operation a revoked bearer token may still make."""
+    return prepared.kind is OperationType.MUTATION and all(
+        isinstance(selection, FieldNode) and selection.name.value == "signOut"
+        for selection in prepared.operation.selection_set.selections
+    )
 
 
 def parse_params(params: dict[str, Any]) -> GraphQLRequest:
@@ -157,6 +172,11 @@ class GraphQLHandler(BaseHandler):
     SUPPORTED_METHODS = ("GET", "POST", "OPTIONS")
     media_type = JSON
     credential: AuthToken | None = None
+    #: The revoked credential the request presents (Context.revoked).
+    revoked: AuthToken | None = None
+    #: A revoked bearer token's refusal, given unless the operation is a
+    #: sign-out (`signs_out_only`).
+    refusal: InvalidCredential | None = None
     body_size = 0
     too_large = False
 
@@ -178,9 +198,16 @@ class GraphQLHandler(BaseHandler):
         declared = self.request.headers.get("Content-Length", "0")
         self.too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
         try:
-            self.credential = find_credential(self)
+            presented = presented_credential(self)
         except InvalidCredential as error:
-            self.fail(401, str(error), code=UNAUTHENTICATED)
+            if error.revoked is None:
+                self.fail(401, str(error), code=UNAUTHENTICATED)
+                return
+            self.refusal, presented = error, error.revoked
+        if presented is not None and presented.live:
+            self.credential = presented
+        else:
+            self.revoked = presented
 
     def data_received(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
@@ -229,13 +256,13 @@ class GraphQLHandler(BaseHandler):
         try:
             request = parse_params(query_params(self.request.query))
         except BadRequest as error:
-            self.fail(error.status, str(error))
+            self.fail_request(error.status, str(error))
             return
         await self.answer(request, allow_mutations=False)
 
     async def post(self) -> None:
         if self.too_large:
-            self.fail(
+            self.fail_request(
                 413,
                 f"The request body has {self.body_size} bytes; "
                 f"the limit is {MAX_BODY_BYTES} bytes (1 MiB).",
@@ -245,7 +272,7 @@ class GraphQLHandler(BaseHandler):
             content_type = self.request.headers.get("Content-Type", "")
             request = parse_params(json_body(content_type, b"".join(self.body_parts)))
         except BadRequest as error:
-            self.fail(error.status, str(error))
+            self.fail_request(error.status, str(error))
             return
         await self.answer(request, allow_mutations=True)
 
@@ -254,6 +281,11 @@ class GraphQLHandler(BaseHandler):
         prepared = executor.prepare(
             request.query, request.operation_name, request.variables, request.extensions
         )
+        if self.refusal is not None and not (
+            isinstance(prepared, Prepared) and signs_out_only(prepared)
+        ):
+            self.fail(401, str(self.refusal), code=UNAUTHENTICATED)
+            return
         if isinstance(prepared, RequestFailure):
             self.reply(prepared)
             return
@@ -273,7 +305,7 @@ class GraphQLHandler(BaseHandler):
     async def execute(
         self, prepared: Prepared, request: GraphQLRequest
     ) -> dict[str, Any] | RequestFailure:
-        context = build_context(self, self.credential, CookieSession(self))
+        context = build_context(self, self.credential, CookieSession(self), self.revoked)
         return await self.services.executor.run(prepared, request.variables, context)
 
     def reply(self, outcome: dict[str, Any] | RequestFailure) -> None:
@@ -282,6 +314,14 @@ class GraphQLHandler(BaseHandler):
             self.write_json(outcome.payload(), status=status, content_type=self.media_type)
         else:
             self.write_json(outcome, content_type=self.media_type)
+
+    def fail_request(self, status: int, message: str) -> None:
+        """A request that cannot be run at all: a revoked bearer token's
+        401 comes first, as an invalid token's does (in `prepare`)."""
+        if self.refusal is not None:
+            self.fail(401, str(self.refusal), code=UNAUTHENTICATED)
+        else:
+            self.fail(status, message)
 
     def fail(self, status: int, message: str, code: str = BAD_USER_INPUT) -> None:
         """An error about the request itself, in GraphQL's error shape."""

@@ -60,6 +60,11 @@ class Context:
     viewer: User | None = None
     #: The credential this request was made with, if any.
     credential: AuthToken | None = None
+    #: The credential the request presented if it has been revoked: only a
+    #: retried signOut may use it, to find the sign-out it retries
+    #: (app.models.account_requests); to everything else the request is
+    #: anonymous (a stale cookie) or was refused (a bearer token: 401).
+    revoked: AuthToken | None = None
     session: SessionHooks = field(default_factory=NoSession)
     #: The client's address (for limits such as sign-in attempts).
     address: str | None = None

@@ -6,13 +6,15 @@ naming a user, so nobody can read or change another's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
 from app.api.pagination import check_first, connection, cursor_row_key, decode_cursor, encode_cursor
 from app.api.resolvers.base import Context
-from app.models.counter import Counter
+from app.models import account_requests
+from app.models.counter import Counter, check_request_key
 from app.models.errors import Unauthenticated
 from app.models.follow import CounterFollow
 from app.models.user import User
@@ -48,11 +50,35 @@ def following(
     return shaped
 
 
-def follow_counter(_root: None, info: GraphQLResolveInfo, name: str) -> Counter:
-    CounterFollow.follow(_follower(info, "followCounter"), name)
+def _change(
+    info: GraphQLResolveInfo,
+    operation: str,
+    name: str,
+    key: str | None,
+    change: Callable[[User, str], bool],
+) -> Counter:
+    """followCounter and unfollowCounter: with a key, the change is made
+    once and a retry changes nothing (app.models.account_requests); either
+    way the answer is the counter."""
+    if key is not None:
+        check_request_key(key)
+    user = _follower(info, operation)
+    if key is None:
+        change(user, name)
+    else:
+        account_requests.change_once(
+            user, key, operation, {"name": name}, lambda: change(user, name)
+        )
     return Counter.lookup(name)
 
 
-def unfollow_counter(_root: None, info: GraphQLResolveInfo, name: str) -> Counter:
-    CounterFollow.unfollow(_follower(info, "unfollowCounter"), name)
-    return Counter.lookup(name)
+def follow_counter(
+    _root: None, info: GraphQLResolveInfo, name: str, clientMutationId: str | None = None
+) -> Counter:
+    return _change(info, "followCounter", name, clientMutationId, CounterFollow.follow)
+
+
+def unfollow_counter(
+    _root: None, info: GraphQLResolveInfo, name: str, clientMutationId: str | None = None
+) -> Counter:
+    return _change(info, "unfollowCounter", name, clientMutationId, CounterFollow.unfollow)

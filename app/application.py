@@ -25,7 +25,7 @@ from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
-from app.models import library_requests, request_keys, stream, throttle
+from app.models import account_requests, library_requests, request_keys, stream, throttle
 from app.models.counter import CounterOperation
 from app.protocols.graphql_sse import Reservations
 from app.realtime import writer
@@ -100,15 +100,19 @@ PRUNE_BATCH = 200
 def _prune_request_keys_every(seconds: float) -> PeriodicCallback:
     """Keys past their window (app.models.request_keys) pruned from time to
     time, so that their storage holds about one window's keys: cleared from
-    the counter log (the operations stay), deleted from the library's. A
-    batch per transaction, in the batches of changes (app.db.in_write_batch),
-    until a batch comes back short; every process prunes, and a row two
-    of them go for is simply pruned once."""
+    the counter log (the operations stay), deleted from the library's and
+    the accounts'. A batch per transaction, in the batches of changes
+    (app.db.in_write_batch), until a batch comes back short; every process
+    prunes, and a row two of them go for is simply pruned once."""
 
     async def prune() -> None:
         before = request_keys.cutoff(utcnow())
         try:
-            for forget in (CounterOperation.forget_request_keys, library_requests.forget):
+            for forget in (
+                CounterOperation.forget_request_keys,
+                library_requests.forget,
+                account_requests.forget,
+            ):
                 while await db.in_write_batch(forget, before, PRUNE_BATCH) == PRUNE_BATCH:
                     pass
         except Exception:

@@ -39,6 +39,13 @@ CREATE = """mutation($url: String!, $key: String) {
   createStory(url: $url, title: "Kept", clientMutationId: $key) { id }
 }"""
 STORIES = "{ library { stories(first: 10) { totalCount edges { node { id } } } } }"
+FOLLOW = """mutation($name: String!, $key: String) {
+  followCounter(name: $name, clientMutationId: $key) { name }
+}"""
+UNFOLLOW = """mutation($name: String!, $key: String) {
+  unfollowCounter(name: $name, clientMutationId: $key) { name }
+}"""
+FOLLOWING = "{ following { edges { node { name } } } }"
 
 
 @pytest.fixture
@@ -124,6 +131,43 @@ async def test_a_library_key_answers_within_the_window_and_is_a_new_change_after
     assert library_keys() == ["s"]
 
 
+def account_keys() -> list[str]:
+    return [
+        key
+        for (key,) in database.execute_sql(
+            'SELECT "key" FROM "account_request" ORDER BY "id"'
+        ).fetchall()
+    ]
+
+
+async def following(clients: Clients, token: str) -> list[str]:
+    data = await clients.data(FOLLOWING, token=token)
+    return [edge["node"]["name"] for edge in data["following"]["edges"]]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_account_key_answers_within_the_window_and_is_a_new_change_after(clients):
+    token = await sign_up(clients, "window_fan")
+    auth = bearer(token)
+    await clients.data(FOLLOW, {"name": "watched", "key": "f"}, token=token)
+    await clients.data(UNFOLLOW, {"name": "watched", "key": "u"}, token=token)
+    # Within the window, the follow's retry changes nothing (no follow again) ...
+    retried = await clients.graphql(FOLLOW, {"name": "watched", "key": "f"}, headers=auth)
+    assert retried.body == {"data": {"followCounter": {"name": "watched"}}}
+    assert await following(clients, token) == []
+    # ... and its key is not another change's.
+    reused = await clients.graphql(UNFOLLOW, {"name": "watched", "key": "f"}, headers=auth)
+    assert reused.body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    await asyncio.sleep(PAST_WINDOW)
+    # Forgotten: the same key is a new change, applied.
+    await clients.data(FOLLOW, {"name": "watched", "key": "f"}, token=token)
+    assert await following(clients, token) == ["watched"]
+    await clients.data(FOLLOW, {"name": "other", "key": "u"}, token=token)
+    assert sorted(await following(clients, token)) == ["other", "watched"]
+    assert sorted(account_keys()) == ["f", "u"]
+
+
 def plan_of(sql: str, params: Any) -> str:
     """How the database runs a statement, as if its tables were large (on
     PostgreSQL, sequential scans ruled out)."""
@@ -143,10 +187,13 @@ async def test_the_prune_clears_forgotten_keys_along_their_indexes(clients, capl
     with caplog.at_level(logging.DEBUG, logger="peewee"):
         await bump(clients, "pruned", 1, "old")
         await clients.data(CREATE, {"url": "https://example.com/old", "key": "old"}, token=token)
+        await clients.data(FOLLOW, {"name": "pruned", "key": "old"}, token=token)
         await asyncio.sleep(PAST_WINDOW)
         await bump(clients, "pruned", 1, "new")
         await clients.data(CREATE, {"url": "https://example.com/new", "key": "new"}, token=token)
+        await clients.data(FOLLOW, {"name": "pruned-too", "key": "new"}, token=token)
         await until(lambda: library_keys() == ["new"], "the old library key pruned")
+        await until(lambda: account_keys() == ["new"], "the old account key pruned")
         await until(
             lambda: [key for _, key in counter_keys()] == [None, "-:new"],
             "the old counter key cleared",
@@ -161,7 +208,7 @@ async def test_the_prune_clears_forgotten_keys_along_their_indexes(clients, capl
         prunes = [
             (sql, params)
             for sql, params in statements
-            if sql.startswith(("UPDATE", "DELETE")) and table in sql and "<=" in sql
+            if sql.startswith(("UPDATE", "DELETE")) and table in sql and "LIMIT" in sql
         ]
         assert prunes, f"no prune of {table} seen"
         plan = plan_of(*prunes[0])
@@ -173,4 +220,5 @@ async def test_the_prune_clears_forgotten_keys_along_their_indexes(clients, capl
 PRUNE_INDEXES = {
     '"counter_operation"': "counter_operation_keyed_timestamp",
     '"library_request"': "library_request_created_at",
+    '"account_request"': "accountrequest_created_at",
 }

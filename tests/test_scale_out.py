@@ -203,6 +203,7 @@ def test_migrations_from_an_empty_database_and_from_the_previous_version(tmp_pat
         "0009_counter_request_keys",
         "0010_library_requests",
         "0011_request_keys_by_age",
+        "0012_account_requests",
     ):
         assert sum(f"applied migration {name}" in output for output in outputs) == 1
     # The operations from before are numbered as the stream offsets they were.

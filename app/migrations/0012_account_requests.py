@@ -3,7 +3,8 @@ unfollowCounter): the key a client sent, what it asked, and the credential
 a keyed sign-up or sign-in last issued (or a keyed sign-out revoked), one
 per key per user. The unique index is also what a retry looks the key up
 by, and what keeps two retries racing on two processes from both applying.
-`created_at` is when the key was first used."""
+`created_at` is when the key was first used, indexed for the periodic
+prune of keys past their window (as 0011 indexes the library's)."""
 
 import peewee as pw
 
@@ -24,7 +25,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = "account_request"
-            indexes = ((("user", "key"), True),)
+            indexes = ((("user", "key"), True), (("created_at",), False))
 
     db.create_tables([AccountRequest])
 

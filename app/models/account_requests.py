@@ -8,7 +8,10 @@ refused. The unique index is what a retry looks the key up by, and what
 makes two retries racing on two processes unable to both apply: the key is
 claimed by inserting its row in the change's own transaction, and whoever
 inserts second waits for the first to commit (PostgreSQL; SQLite writes
-one at a time) and finds the row. `created_at` is the key's first use.
+one at a time) and finds the row. `created_at` is the key's first use: the
+key answers for the window of app.models.request_keys from then, and past
+it is treated as never seen (its row is replaced when the key is used
+again, and deleted by the periodic prune, `forget`).
 
 Whose key it is. A follow, an unfollow and a sign-out name their user by
 the credential they present. A sign-up or sign-in is anonymous and names
@@ -43,12 +46,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import peewee
 
 from app.clock import utcnow
 from app.db import database
 from app.events import CredentialRevoked, publish
+from app.models import request_keys
 from app.models.auth_token import AuthToken
 from app.models.base import BaseModel
 from app.models.counter import check_request_key
@@ -74,7 +79,7 @@ class AccountRequest(BaseModel):
     created_at = peewee.DateTimeField()
 
     class Meta:
-        indexes = ((("user", "key"), True),)
+        indexes = ((("user", "key"), True), (("created_at",), False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +113,23 @@ def _another_change(key: str) -> InvalidInput:
 
 
 def _kept(user_id: int, key: str) -> AccountRequest | None:
+    """The key's row, unless there is none within its window."""
     return AccountRequest.get_or_none(
-        (AccountRequest.user == user_id) & (AccountRequest.key == key)
+        (AccountRequest.user == user_id)
+        & (AccountRequest.key == key)
+        & (AccountRequest.created_at > request_keys.cutoff(utcnow()))
     )
 
 
 def _claim(user_id: int, key: str, asked: str, credential_id: int | None = None) -> bool:
     """Keeps `key` for this change, in the caller's transaction; False when
-    the key was kept before (then nothing is written)."""
+    the key was kept before, within its window (then nothing is written).
+    A row of the key past its window, not yet pruned, gives way."""
+    AccountRequest.delete().where(
+        (AccountRequest.user == user_id)
+        & (AccountRequest.key == key)
+        & (AccountRequest.created_at <= request_keys.cutoff(utcnow()))
+    ).execute()
     made = (
         AccountRequest.insert(
             user=user_id, key=key, asked=asked, credential_id=credential_id, created_at=utcnow()
@@ -267,3 +281,14 @@ def _keep_credential(
     if row.credential_id is None:
         return None
     return AuthToken.revoke_within(row.credential_id, user_id)
+
+
+def forget(before: datetime, limit: int) -> int:
+    """Deletes at most `limit` keys first used at or before `before` (past
+    their window); returns how many. As `library_requests.forget`."""
+    expired = request_keys.skip_locked(
+        AccountRequest.select(AccountRequest.id)
+        .where(AccountRequest.created_at <= before)
+        .limit(limit)
+    )
+    return AccountRequest.delete().where(AccountRequest.id.in_(expired)).execute()

@@ -42,7 +42,8 @@ def print_fanout(result: fanout.FanoutResult) -> None:
 
 def print_mutations(result: mutations.MutationResult) -> None:
     print(
-        f"mutations via {result.via}: {result.clients} clients, {result.watchers} watchers,"
+        f"mutations via {result.via}{' (keyed)' if result.keyed else ''}:"
+        f" {result.clients} clients, {result.watchers} watchers,"
         f" {result.seconds:.1f} s\n"
         f"  acknowledged   {result.acknowledged} = {result.per_second:,.0f}/s\n"
         f"  lost updates   {result.lost_updates}\n"
@@ -91,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=mutations.VIAS,
         default="http",
         help="POST /graphql, or the counter socket /ws/counter/{name} (ours only)",
+    )
+    mut.add_argument(
+        "--keyed",
+        action="store_true",
+        help="each increment with a fresh clientMutationId, as the counter page sends them",
     )
 
     mem = commands.add_parser("memory", help="server RSS per idle subscribed connection")
@@ -145,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         show = print_fanout
     elif args.command == "mutations":
         result = mutations.run(
-            args.url, args.clients, args.seconds, args.watchers, args.processes, args.via
+            args.url,
+            args.clients,
+            args.seconds,
+            args.watchers,
+            args.processes,
+            args.via,
+            args.keyed,
         )
         show = print_mutations
     else:

@@ -4,6 +4,11 @@ through POST /graphql (`incrementCounter`, keep-alive) or, `via="socket"`,
 through the counter socket (bench.socket_writers; ours only, the peer has
 no such path).
 
+With `keyed`, every increment carries a fresh `clientMutationId`, as the
+counter page's outbox sends them: the key is looked up under the row lock
+and kept with the operation (app.models.counter), so this is the page's
+path. (HTTP only.)
+
 Counts acknowledged increments, then checks that the counter grew by
 exactly that many (no lost update) and that every watcher received every
 value once, in order.
@@ -25,12 +30,17 @@ from bench.workers import finish_workers, start_workers
 
 VIAS = ("http", "socket")
 VALUE = "query($n: String!) { counter(name: $n) { value } }"
+KEYED_INCREMENT = (
+    "mutation($n: String!, $k: String) {"
+    " incrementCounter(name: $n, clientMutationId: $k) { value } }"
+)
 
 
 @dataclass
 class MutationResult:
     clients: int
     via: str
+    keyed: bool
     watchers: int
     seconds: float
     acknowledged: int
@@ -53,17 +63,22 @@ class MutationResult:
         )
 
 
-async def _hammer(base_url: str, counter: str, clients: int, seconds: float) -> tuple[int, int]:
+async def _hammer(
+    base_url: str, counter: str, clients: int, seconds: float, keyed: bool = False
+) -> tuple[int, int]:
     connections = [KeepAliveClient(base_url) for _ in range(clients)]
     await asyncio.gather(*(client.open() for client in connections))
     request = connections[0].request_bytes(INCREMENT, {"n": counter})
     deadline = time.monotonic() + seconds
     ok = failed = 0
 
+    def keyed_request() -> bytes:
+        return connections[0].request_bytes(KEYED_INCREMENT, {"n": counter, "k": uuid.uuid4().hex})
+
     async def loop(client: KeepAliveClient) -> None:
         nonlocal ok, failed
         while time.monotonic() < deadline:
-            status, body = await client.send(request)
+            status, body = await client.send(keyed_request() if keyed else request)
             if status == 200 and b'"value"' in body:
                 ok += 1
             else:
@@ -76,11 +91,19 @@ async def _hammer(base_url: str, counter: str, clients: int, seconds: float) -> 
 
 
 def _hammer_process(
-    conn: Connection, base_url: str, counter: str, clients: int, seconds: float, via: str
+    conn: Connection,
+    base_url: str,
+    counter: str,
+    clients: int,
+    seconds: float,
+    via: str,
+    keyed: bool,
 ) -> None:
     cpu = time.process_time()
-    hammer = socket_writers.hammer if via == "socket" else _hammer
-    ok, failed = asyncio.run(hammer(base_url, counter, clients, seconds))
+    if via == "socket":
+        ok, failed = asyncio.run(socket_writers.hammer(base_url, counter, clients, seconds))
+    else:
+        ok, failed = asyncio.run(_hammer(base_url, counter, clients, seconds, keyed))
     conn.send((ok, failed, time.process_time() - cpu))
 
 
@@ -100,9 +123,12 @@ def run(
     watchers: int = 0,
     processes: int = 1,
     via: str = "http",
+    keyed: bool = False,
 ) -> MutationResult:
     if via not in VIAS:
         raise ValueError(f"via must be one of {', '.join(VIAS)}, not {via!r}")
+    if keyed and via != "http":
+        raise ValueError("keyed increments go over HTTP only")
     counter = f"bench-{uuid.uuid4().hex[:8]}"
     ws_url = "ws" + base_url.removeprefix("http") + "/graphql"
     procs, pipes = [], []
@@ -127,7 +153,7 @@ def run(
         parent, child = context.Pipe()
         proc = context.Process(
             target=_hammer_process,
-            args=(child, base_url, counter, share, seconds, via),
+            args=(child, base_url, counter, share, seconds, via, keyed),
             daemon=True,
         )
         proc.start()
@@ -153,6 +179,7 @@ def run(
     return MutationResult(
         clients=clients,
         via=via,
+        keyed=keyed,
         watchers=watchers,
         seconds=elapsed,
         acknowledged=ok,

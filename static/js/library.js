@@ -504,11 +504,21 @@ live.subscribe(EVENTS, {}, {
     else showError(new Error(errors[0]?.message));
   },
 }, { since: renderedPosition(root) });
-// How many of the viewer's tabs are open, this one included.
-live.subscribe("subscription { libraryPresence { tabs } }", {}, {
+// How many of the viewer's tabs are open, this one included, and on what:
+// "3 tabs open: Chrome on Linux (2), Firefox on Android". Past the server's
+// bound (no devices told), the count alone.
+function showTabs({ tabs, devices }) {
+  const words = `${tabs} ${tabs === 1 ? "tab" : "tabs"} open`;
+  const counts = new Map();
+  for (const { label } of devices ?? []) counts.set(label, (counts.get(label) ?? 0) + 1);
+  const kinds = [...counts].map(([label, n]) => (n > 1 ? `${label} (${n})` : label));
+  tabsEl.textContent = kinds.length ? `${words}: ${kinds.join(", ")}` : words;
+}
+
+live.subscribe("subscription { libraryPresence { tabs devices { label } } }", {}, {
   next: (payload) => {
-    const tabs = payload.data?.libraryPresence.tabs;
-    if (tabs !== undefined) tabsEl.textContent = `${tabs} ${tabs === 1 ? "tab" : "tabs"} open`;
+    const presence = payload.data?.libraryPresence;
+    if (presence) showTabs(presence);
   },
 });
 // Back in touch with the server: send what waits.

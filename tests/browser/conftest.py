@@ -98,6 +98,15 @@ def sign_up(page: Page, base_url: str, username: str, password: str = "correct h
     page.wait_for_url(f"{base_url}/library")
 
 
+def log_in(page: Page, base_url: str, username: str, password: str = "correct horse") -> None:
+    """Logs in with the page's form, as a person does; lands on /library."""
+    page.goto(f"{base_url}/login?next=/library")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/library")
+
+
 def refuse_changes(route: Route) -> None:
     """A route handler: the server out of reach for changes (POSTs, as the
     pages' outboxes send them); the page itself loads."""

@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import refuse_changes, sign_up
+from tests.browser.conftest import log_in, refuse_changes, sign_up
 from tests.browser.test_library_pages import add_story
 from tests.processes import ServerProcess
 
@@ -252,11 +252,7 @@ def test_one_accounts_waiting_changes_are_never_sent_as_another(server, context)
     # The owner back: their change goes, as theirs.
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{server.url}/")
-    page.goto(f"{server.url}/login?next=/library")
-    page.get_by_label("Username").fill("outbox_owner")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{server.url}/library")
+    log_in(page, server.url, "outbox_owner", PASSWORD)
     expect(page.locator(".story-title")).to_have_text(["Owner's private draft"])
     expect(outbox(page)).to_be_hidden()
     assert stored(server, "outbox_owner")["stories"] == {"Owner's private draft": (None, [])}

@@ -56,9 +56,9 @@ from app.events import CredentialRevoked, publish
 from app.models import request_keys
 from app.models.auth_token import AuthToken
 from app.models.base import BaseModel
-from app.models.counter import check_request_key
 from app.models.errors import DomainError, InvalidInput, Unauthenticated, Unavailable
 from app.models.library_requests import digest
+from app.models.request_keys import check_request_key
 from app.models.user import User, UsernameTaken
 
 #: Times a keyed sign-in tries to keep its credential as the key's answer

@@ -30,6 +30,7 @@ from app.models import notifications, request_keys, stream
 from app.models.base import BaseModel
 from app.models.counter_sql import statements
 from app.models.errors import InvalidInput
+from app.models.request_keys import check_request_key
 from app.models.user import User
 
 INT_MIN = -(2**31)
@@ -68,20 +69,6 @@ class CounterAsOf:
     created_at: datetime | None
     updated_at: datetime | None
     as_of: datetime
-
-
-#: A request key is the client's own name for one change (a UUID, say).
-MAX_REQUEST_KEY = 100
-
-
-def check_request_key(key: object) -> str:
-    """A client's request key, checked: 1 to 100 printable characters."""
-    if not isinstance(key, str) or not 0 < len(key) <= MAX_REQUEST_KEY or not key.isprintable():
-        raise InvalidInput(
-            f"A request key is 1 to {MAX_REQUEST_KEY} printable characters "
-            f"(a UUID, say); got {key!r:.40}."
-        )
-    return key
 
 
 def scoped_request_key(key: str, actor: User | None) -> str:

@@ -34,8 +34,8 @@ from app.clock import utcnow
 from app.events import LibraryEvent, StoryCreated, TagCreated
 from app.models import request_keys
 from app.models.base import BaseModel
-from app.models.counter import check_request_key
 from app.models.errors import InvalidInput
+from app.models.request_keys import check_request_key
 from app.models.user import User
 
 

@@ -1,4 +1,5 @@
-"""How long a request key is remembered: the window of exactly-once changes.
+"""Request keys: what one is, and how long it is remembered (the window of
+exactly-once changes).
 
 A key (`clientMutationId`, a counter socket operation's `id`) answers its
 retries for `REQUEST_KEY_WINDOW` seconds from the change it first made,
@@ -24,6 +25,21 @@ from datetime import datetime, timedelta
 import peewee
 
 from app.db import database
+from app.models.errors import InvalidInput
+
+#: A request key is the client's own name for one change (a UUID, say).
+MAX_REQUEST_KEY = 100
+
+
+def check_request_key(key: object) -> str:
+    """A client's request key, checked: 1 to 100 printable characters."""
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_REQUEST_KEY or not key.isprintable():
+        raise InvalidInput(
+            f"A request key is 1 to {MAX_REQUEST_KEY} printable characters "
+            f"(a UUID, say); got {key!r:.40}."
+        )
+    return key
+
 
 #: A day, as Stripe keeps its idempotency keys (and Settings' default).
 DEFAULT_WINDOW_SECONDS = 86400.0

@@ -70,7 +70,7 @@ def _integer(message: dict[str, Any], key: str, default: int | None) -> int:
 
 def _key(message: dict[str, Any]) -> str | None:
     """An operation's `id`, the client's key for it (its content is the
-    model's to judge: app.models.counter.check_request_key)."""
+    model's to judge: app.models.request_keys.check_request_key)."""
     key = message.get("id")
     if key is not None and not isinstance(key, str):
         raise ProtocolError(f"`id` must be a string (a UUID, say); it is {key!r:.40}.")

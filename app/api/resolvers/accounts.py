@@ -14,7 +14,7 @@ from graphql import GraphQLResolveInfo
 from app.api.resolvers.base import Context
 from app.models import account_requests
 from app.models.auth_token import AuthToken
-from app.models.counter import check_request_key
+from app.models.request_keys import check_request_key
 from app.models.user import User
 
 

@@ -14,9 +14,10 @@ from graphql import GraphQLResolveInfo
 from app.api.pagination import check_first, connection, cursor_row_key, decode_cursor, encode_cursor
 from app.api.resolvers.base import Context
 from app.models import account_requests
-from app.models.counter import Counter, check_request_key
+from app.models.counter import Counter
 from app.models.errors import Unauthenticated
 from app.models.follow import CounterFollow
+from app.models.request_keys import check_request_key
 from app.models.user import User
 
 

@@ -14,6 +14,9 @@ from tests.clients import bearer, open_graphql_socket, sign_up
 CREATE = """mutation Add($url: String!, $key: String) {
   createStory(url: $url, title: "Once", clientMutationId: $key) { id title }
 }"""
+DELETE = """mutation Drop($id: ID!, $key: String) {
+  deleteStory(id: $id, clientMutationId: $key)
+}"""
 COUNT = "{ library { stories(first: 100) { totalCount } tags { totalCount } } }"
 
 
@@ -118,11 +121,36 @@ async def test_two_processes_make_each_keyed_story_once_when_both_are_asked(pair
             )
         return orjson.loads(response.body)
 
+    made: dict[int, str] = {}
+
     async def both(number: int) -> None:
         a, b = await asyncio.gather(send(first, number), send(second, number))
         assert "errors" not in a, a
         assert a == b
+        made[number] = a["data"]["createStory"]["id"]
 
     await asyncio.gather(*(both(number) for number in range(200)))
     counts = await second.graphql_async(COUNT, token=token)
     assert counts["data"]["library"]["stories"]["totalCount"] == 200
+
+    # Each deletion sent to both at once: however the two interleave (one
+    # may look for the story just as the other's deletion commits), both
+    # are answered with the id, neither is told the story is gone.
+    async def delete(process, number: int) -> dict:
+        variables = {"id": made[number], "key": f"delete-{number}"}
+        async with semaphore:
+            response = await http.fetch(
+                process.url + "/graphql",
+                method="POST",
+                body=orjson.dumps({"query": DELETE, "variables": variables}),
+                headers={"Content-Type": "application/json", **bearer(token)},
+            )
+        return orjson.loads(response.body)
+
+    async def both_delete(number: int) -> None:
+        a, b = await asyncio.gather(delete(first, number), delete(second, number))
+        assert a == b == {"data": {"deleteStory": made[number]}}, (a, b)
+
+    await asyncio.gather(*(both_delete(number) for number in range(200)))
+    counts = await first.graphql_async(COUNT, token=token)
+    assert counts["data"]["library"]["stories"]["totalCount"] == 0

@@ -147,7 +147,9 @@ def tag_stories(
 
 # Each takes an optional `clientMutationId`: with it, a retry gets the first
 # answer (app.models.library_requests). The key is looked for before the
-# subject is, so a retried delete is answered, not told it is gone.
+# subject is, so a retried delete is answered, not told it is gone; and
+# again when the subject is not found, in case the key's first attempt
+# removed it meanwhile (the key is kept in that change's transaction).
 
 
 def _once(
@@ -161,9 +163,17 @@ def _once(
     if key is None:
         return change()
     token = library_requests.asking(key, library_requests.digest(operation, arguments))
+    owner_id = viewer_of(info).id
     try:
-        library_requests.answer_before(viewer_of(info).id)
-        return change()
+        library_requests.answer_before(owner_id)
+        try:
+            return change()
+        except NotFound:
+            # Gone, perhaps by this key's first attempt, committed (with its
+            # key) between the look above and the change's own lookup of its
+            # subject: a retry of a delete racing it on another process.
+            library_requests.answer_before(owner_id)
+            raise
     except library_requests.Answered as before:
         return recall(before.answer)
     finally:

@@ -172,11 +172,21 @@ function apply(event) {
 // Toasts for others' changes. A burst (a reconnect's replay of what was
 // missed) is one toast with the count, not one per change.
 let toasting = [];
+// Our own change's answer may come just after its event: wait a moment.
+const ANSWER_WAIT_MS = 300;
+// Or much later, when its first answer was lost: it is sent again from the
+// outbox, and only that answer says the change was ours. While changes
+// wait there, the events wait too, this long at most.
+const OUTBOX_WAIT_MS = 15000;
 function announce(event) {
   toasting.push(event);
   if (toasting.length > 1) return;
-  // Our own mutation's answer may come just after its event: wait a moment.
-  setTimeout(() => {
+  const began = Date.now();
+  const decide = () => {
+    if (outbox.entries().length && Date.now() - began < OUTBOX_WAIT_MS) {
+      setTimeout(decide, ANSWER_WAIT_MS);
+      return;
+    }
     const others = toasting.filter((e) => !mine.delete(e.metadata.operationCount));
     toasting = [];
     if (others.length > 3) {
@@ -187,7 +197,8 @@ function announce(event) {
       const who = e.actor ? e.actor.username : "Someone";
       toast(`${who}: ${e.type} ${e.previousValue} → ${e.value}`);
     }
-  }, 300);
+  };
+  setTimeout(decide, ANSWER_WAIT_MS);
 }
 
 const live = new LiveConnection();

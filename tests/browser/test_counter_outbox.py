@@ -46,6 +46,19 @@ def pending_rows(page: Page):
     return page.locator("[data-history] li.pending")
 
 
+def record_toasts(page: Page) -> None:
+    """Keeps every toast's words in window.toldToasts (they fade in 3 s)."""
+    page.evaluate(
+        """() => {
+          window.toldToasts = [];
+          new MutationObserver((changes) => {
+            for (const change of changes)
+              for (const node of change.addedNodes) window.toldToasts.push(node.textContent);
+          }).observe(document.querySelector("[data-toasts]"), { childList: true });
+        }"""
+    )
+
+
 def open_counter(context: BrowserContext, server: ServerProcess, name: str) -> Page:
     page = context.new_page()
     page.goto(f"{server.url}/counters/{name}")
@@ -115,6 +128,7 @@ def test_a_change_whose_answer_was_lost_is_sent_again_and_applied_once(server, c
         route.abort("connectionreset")
 
     page = open_counter(context, server, "outbox-lost")
+    record_toasts(page)
     context.route("**/graphql", apply_then_drop)
     change(page, "Increment", 3)
     expect(waiting_line(page)).to_have_text("1 change waiting to be sent")
@@ -129,6 +143,9 @@ def test_a_change_whose_answer_was_lost_is_sent_again_and_applied_once(server, c
     assert len(keys) >= 2
     assert len(set(keys)) == 1
     assert stored(server, "outbox-lost") == {"value": 3, "operationCount": 1}
+    # The change was this page's own: no "Someone: increment 0 → 3" for it.
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.toldToasts") == []
 
 
 def test_a_refused_change_shows_its_error_and_leaves_the_outbox(server, context):

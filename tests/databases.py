@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import peewee
 import pytest
 
 from app.config import Settings
+from app.db import database
 
 #: The `params` of a module's `settings` fixture that runs on both.
 DATABASES = ["sqlite", "postgresql"]
@@ -27,3 +30,16 @@ def settings_on(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return on_sqlite
     postgres = request.getfixturevalue("postgres")
     return replace(on_sqlite, database_url=postgres.create_database(f"t_{uuid.uuid4().hex[:10]}"))
+
+
+def plan_of(sql: str, params: Any) -> str:
+    """How the database runs a statement, as if its tables were large: on
+    PostgreSQL with sequential scans ruled out, as its planner would rule
+    them out for a long table."""
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        with database.atomic():
+            database.execute_sql("SET LOCAL enable_seqscan = off")
+            rows = database.execute_sql("EXPLAIN " + sql, params).fetchall()
+    else:
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    return "\n".join(" ".join(map(str, row)) for row in rows)

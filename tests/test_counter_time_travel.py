@@ -16,7 +16,7 @@ import pytest
 from app.config import Settings
 from app.db import database
 from tests.clients import Clients
-from tests.databases import DATABASES, settings_on
+from tests.databases import DATABASES, plan_of, settings_on
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
 #: that every test depends on the parametrised `settings` below.
@@ -168,19 +168,6 @@ async def test_history_since_keeps_the_operations_from_that_moment_and_pages(cli
     # A moment after the last operation keeps none.
     later = iso(datetime.now(UTC) + timedelta(minutes=1))
     assert await pages(clients, {"name": "window", "since": later}) == ([], {0}, 1)
-
-
-def plan_of(sql: str, params: Any) -> str:
-    """How the database runs a statement, as if its table were large: on
-    PostgreSQL with sequential scans ruled out, as its planner would rule
-    them out for a long log."""
-    if isinstance(database.obj, peewee.PostgresqlDatabase):
-        with database.atomic():
-            database.execute_sql("SET LOCAL enable_seqscan = off")
-            rows = database.execute_sql("EXPLAIN " + sql, params).fetchall()
-    else:
-        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
-    return "\n".join(" ".join(map(str, row)) for row in rows)
 
 
 TIME_INDEX = "counter_operation_counter_id_timestamp_id"

@@ -110,16 +110,19 @@ async def test_two_processes_make_each_keyed_story_once_when_both_are_asked(pair
     http = AsyncHTTPClient()
     semaphore = asyncio.Semaphore(8)
 
-    async def send(process, number: int) -> dict:
-        variables = {"url": f"https://example.com/{number}", "key": f"story-{number}"}
+    async def post(process, query: str, variables: dict) -> dict:
         async with semaphore:
             response = await http.fetch(
                 process.url + "/graphql",
                 method="POST",
-                body=orjson.dumps({"query": CREATE, "variables": variables}),
+                body=orjson.dumps({"query": query, "variables": variables}),
                 headers={"Content-Type": "application/json", **bearer(token)},
             )
         return orjson.loads(response.body)
+
+    async def send(process, number: int) -> dict:
+        variables = {"url": f"https://example.com/{number}", "key": f"story-{number}"}
+        return await post(process, CREATE, variables)
 
     made: dict[int, str] = {}
 
@@ -137,15 +140,7 @@ async def test_two_processes_make_each_keyed_story_once_when_both_are_asked(pair
     # may look for the story just as the other's deletion commits), both
     # are answered with the id, neither is told the story is gone.
     async def delete(process, number: int) -> dict:
-        variables = {"id": made[number], "key": f"delete-{number}"}
-        async with semaphore:
-            response = await http.fetch(
-                process.url + "/graphql",
-                method="POST",
-                body=orjson.dumps({"query": DELETE, "variables": variables}),
-                headers={"Content-Type": "application/json", **bearer(token)},
-            )
-        return orjson.loads(response.body)
+        return await post(process, DELETE, {"id": made[number], "key": f"delete-{number}"})
 
     async def both_delete(number: int) -> None:
         a, b = await asyncio.gather(delete(first, number), delete(second, number))

@@ -12,13 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import peewee
 import pytest
 
 from app.config import Settings
 from app.db import database
 from tests.clients import Clients, bearer, sign_up
-from tests.databases import DATABASES, settings_on
+from tests.databases import DATABASES, plan_of, settings_on
 from tests.waiting import until
 
 #: pytest-tornado finds `app` at run time; naming it here lets pytest see
@@ -166,18 +165,6 @@ async def test_an_account_key_answers_within_the_window_and_is_a_new_change_afte
     await clients.data(FOLLOW, {"name": "other", "key": "u"}, token=token)
     assert sorted(await following(clients, token)) == ["other", "watched"]
     assert sorted(account_keys()) == ["f", "u"]
-
-
-def plan_of(sql: str, params: Any) -> str:
-    """How the database runs a statement, as if its tables were large (on
-    PostgreSQL, sequential scans ruled out)."""
-    if isinstance(database.obj, peewee.PostgresqlDatabase):
-        with database.atomic():
-            database.execute_sql("SET LOCAL enable_seqscan = off")
-            rows = database.execute_sql("EXPLAIN " + sql, params).fetchall()
-    else:
-        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
-    return "\n".join(" ".join(map(str, row)) for row in rows)
 
 
 @pytest.mark.parametrize("prune_every", [0.1])

@@ -401,6 +401,26 @@ function onEvent(payload) {
 
 // ------------------------------------------------------------------ forms
 
+// Submits `form`'s change with `send`: its button is busy meanwhile (a
+// second press would make a second story), and once it is in (or waits in
+// the outbox) the fields that still hold what was sent are emptied, so
+// that what the person typed meanwhile (the next story, say) stays. A
+// refusal is said at the fields, which keep the draft.
+async function submitting(form, names, send) {
+  const sent = Object.fromEntries(names.map((name) => [name, form.elements[name].value]));
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await send();
+  } catch (error) {
+    refused(form, error);
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  for (const [name, value] of Object.entries(sent)) if (form.elements[name].value === value) form.elements[name].value = "";
+}
+
 const addStory = root.querySelector("[data-add-story]");
 addStory.noValidate = true; // our words, at the field
 addStory.addEventListener("submit", async (submit) => {
@@ -419,13 +439,8 @@ addStory.addEventListener("submit", async (submit) => {
     showFieldErrors(addStory, wrong);
     return;
   }
-  try {
-    await change("createStory", { u: url, t: title, d: description || null }, { use: putStory, words: `Add story “${title}”`, detail: [url, description] });
-  } catch (error) {
-    refused(addStory, error);
-    return;
-  }
-  addStory.reset();
+  await submitting(addStory, ["url", "title", "description"], () =>
+    change("createStory", { u: url, t: title, d: description || null }, { use: putStory, words: `Add story “${title}”`, detail: [url, description] }));
 });
 
 const addTag = root.querySelector("[data-add-tag]");
@@ -438,14 +453,9 @@ addTag.addEventListener("submit", async (submit) => {
     showFieldErrors(addTag, [["name", "Tag name can't be empty"]]);
     return;
   }
-  try {
-    const { name, color } = addTag.elements;
-    await change("createTag", { n: name.value, c: color.value }, { use: putTag, words: `Create tag “${name.value}”`, detail: [color.value] });
-  } catch (error) {
-    refused(addTag, error);
-    return;
-  }
-  addTag.elements.name.value = "";
+  const { name, color } = addTag.elements;
+  await submitting(addTag, ["name"], () =>
+    change("createTag", { n: name.value, c: color.value }, { use: putTag, words: `Create tag “${name.value}”`, detail: [color.value] }));
 });
 
 // ----------------------------------------------------------------- outbox

@@ -240,3 +240,35 @@ def test_the_forms_work_without_javascript(server, browser):
         expect(page.get_by_label("Counter value")).to_have_text("1")
     finally:
         context.close()
+
+
+def test_what_is_typed_while_a_story_is_being_added_stays(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "typing_ahead")
+    expect(page.get_by_role("status")).to_contain_text("Connected")
+    held: list = []
+
+    def hold_changes(route) -> None:
+        if route.request.method == "POST":
+            held.append(route)  # answered below, once the next is being typed
+        else:
+            route.continue_()
+
+    page.route("**/graphql", hold_changes)
+    add_story(page, "https://example.com/first", "The first", "its words", added=False)
+    expect(page.get_by_role("button", name="Add story")).to_be_disabled()
+    # The next story, typed while the first is on its way.
+    page.get_by_label("URL").fill("https://example.com/next")
+    page.get_by_label("Description").fill("half a thought")
+    for _ in range(100):  # (the handler runs as Playwright hears of the request)
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert len(held) == 1
+    held[0].continue_()
+
+    expect(page.get_by_role("link", name="The first")).to_be_visible()
+    expect(page.get_by_role("button", name="Add story")).to_be_enabled()
+    expect(page.get_by_label("URL")).to_have_value("https://example.com/next")
+    expect(page.get_by_label("Description")).to_have_value("half a thought")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("")  # sent, and untouched since

@@ -5,9 +5,9 @@ once a request is accepted.
 An open stream counts as a socket: towards the user's limit of sockets,
 in the shutdown's list (`close_for_restart`: queries and mutations running
 are answered, then the response ends and clients reconnect), and it ends
-when its credential signs out. A keep-alive comment goes every 12 s.
-It ends too when the client reads too slowly (1 MiB waiting, as for
-sockets).
+when its credential signs out. A keep-alive comment goes every
+`Settings.event_stream_keep_alive` seconds (12). It ends too when the
+client reads too slowly (1 MiB waiting, as for sockets).
 
 What the events say is the protocol's (`app.protocols.graphql_sse`); this
 module only carries them, through `_Wire`, the protocol's `Transport`.
@@ -97,7 +97,7 @@ class EventStreamHandler(BaseHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # (nginx would hold events back)
         self.keep_alive_timer = PeriodicCallback(
-            stream.keep_alive, protocol.KEEP_ALIVE_SECONDS * 1000
+            stream.keep_alive, self.services.settings.event_stream_keep_alive * 1000
         )
         self.keep_alive_timer.start()
         stream.attach(_Wire(self))  # the first bytes: headers and a comment go now

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-open_sockets = Gauge("live_open_sockets", "Open WebSocket connections.", ["kind"])
+open_sockets = Gauge(
+    "live_open_sockets", "Open WebSocket connections, and event streams (kind sse).", ["kind"]
+)
 subscriptions = Gauge("live_subscriptions", "Live subscriptions.", ["kind"])
 users_connected = Gauge("live_users_connected", "Users with at least one open socket.")
 events_published = Counter("live_events_published_total", "Events published.", ["stream"])

@@ -1,7 +1,8 @@
 """An event stream's life (app/web/event_stream.py) against the real
-server: a keep-alive comment every interval, which clients pass over.
-(The protocol on top: test_graphql_sse.py; the npm client with frequent
-keep-alives: test_node_graphql_sse.py.)"""
+server: a keep-alive comment every interval, which clients pass over; and
+every open stream counted (`live_open_sockets{kind="sse"}`, /status) until
+it ends, whichever way. (The protocol on top: test_graphql_sse.py; the npm
+client with frequent keep-alives: test_node_graphql_sse.py.)"""
 
 from __future__ import annotations
 
@@ -9,18 +10,24 @@ import asyncio
 from dataclasses import replace
 from itertools import pairwise
 
+import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from app.config import Settings
+from app.shutdown import drain
+from tests.clients import sign_up
 from tests.sse_client import EventStreamResponse, open_event_stream
 from tests.test_graphql_sse import (
     COUNTER,
     INCREMENT,
+    LIBRARY,
     TOKEN_HEADER,
     post_operation,
     reserve,
     subscribe,
 )
+from tests.test_metrics import scrape, value
 
 #: Short, so that an idle stream gets several in a test's second.
 KEEP_ALIVE = 0.2
@@ -77,3 +84,82 @@ class TestKeepAlive:
         assert payload["data"] == {"counter": {"value": 1}}
         assert event.id == "1:" + payload["extensions"]["stream"]["epoch"]
         stream.close()
+
+
+# ------------------------------------------------------------- counted
+
+
+async def open_streams(clients) -> float:
+    """`live_open_sockets{kind="sse"}` as /metrics says it now."""
+    return value(await scrape(clients), "live_open_sockets", kind="sse")
+
+
+async def streams_become(clients, expected: float) -> None:
+    """Until /metrics counts `expected` open event streams (ends are noticed
+    as the loop turns); fails saying how many it counts."""
+    for _ in range(250):
+        if (counted := await open_streams(clients)) == expected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{counted} event streams counted, not {expected}")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_stream_counts_while_open_and_not_once_its_client_hangs_up_or_signs_out(clients):
+    before = await open_streams(clients)
+    token = await sign_up(clients, "counted")
+    distinct = await subscribe(clients, COUNTER)
+    single = await open_single(clients, {"library": LIBRARY}, token)
+    await streams_become(clients, before + 2)
+    distinct.close()  # the client is gone
+    await streams_become(clients, before + 1)
+    await clients.data("mutation { signOut }", token=token)
+    assert await single.ended() == []  # the server ended it
+    await streams_become(clients, before)
+    # A query's stream, ended by the server once answered, is not left counted.
+    query = await subscribe(clients, '{ counter(name: "sse") { value } }')
+    assert [event.kind for event in await query.ended()] == ["next", "complete"]
+    await streams_become(clients, before)
+
+
+async def until_status(clients, condition) -> None:
+    """Until /status.json's samples (one a second) meet `condition`."""
+    for _ in range(60):
+        response = await clients.fetch("/status.json")
+        samples = orjson.loads(response.body)["samples"]
+        if condition(samples):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/status.json never got there: {samples[-3:]}")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_status_page_counts_open_streams_among_connections(clients):
+    async def connections() -> int:
+        response = await clients.fetch("/status.json")
+        return orjson.loads(response.body)["samples"][-1]["connections"]
+
+    await until_status(clients, lambda samples: bool(samples))
+    before = await connections()
+    streams = [await subscribe(clients, COUNTER), await open_single(clients, {"w": COUNTER})]
+    await until_status(clients, lambda samples: samples[-1]["connections"] == before + 2)
+    for stream in streams:
+        stream.close()
+    await until_status(clients, lambda samples: samples[-1]["connections"] == before)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_shutdown_ends_every_stream_and_leaves_none_counted(clients, app, http_server):
+    before = await open_streams(clients)
+    token = await sign_up(clients, "stopped")
+    streams = [
+        await subscribe(clients, COUNTER),
+        await subscribe(clients, LIBRARY, token),
+        await open_single(clients, {"w": COUNTER}),
+    ]
+    await streams_become(clients, before + 3)
+    await drain(http_server, app.settings["services"])  # what SIGTERM runs
+    for stream in streams:
+        assert await stream.ended() == []
+    # (/metrics is not served any more: the gauge read in this process.)
+    assert REGISTRY.get_sample_value("live_open_sockets", {"kind": "sse"}) == before

@@ -2,12 +2,14 @@
 first bytes to its end: what GraphQL over SSE (app.web.graphql_sse) opens
 once a request is accepted.
 
-An open stream counts as a socket: towards the user's limit of sockets,
-in the shutdown's list (`close_for_restart`: queries and mutations running
-are answered, then the response ends and clients reconnect), and it ends
-when its credential signs out. A keep-alive comment goes every
-`Settings.event_stream_keep_alive` seconds (12). It ends too when the
-client reads too slowly (1 MiB waiting, as for sockets).
+An open stream counts as a socket: in `live_open_sockets` (kind "sse",
+so on /status too) until it ends, whichever way; towards the user's limit
+of sockets; in the shutdown's list (`close_for_restart`: queries and
+mutations running are answered, then the response ends and clients
+reconnect); and it ends when its credential signs out. A keep-alive
+comment goes every `Settings.event_stream_keep_alive` seconds (12). It
+ends too when the client reads too slowly (1 MiB waiting, as for
+sockets).
 
 What the events say is the protocol's (`app.protocols.graphql_sse`); this
 module only carries them, through `_Wire`, the protocol's `Transport`.
@@ -21,6 +23,7 @@ from typing import Any
 
 from tornado.ioloop import IOLoop, PeriodicCallback
 
+from app import metrics
 from app.api.errors import BAD_USER_INPUT
 from app.events import credential_topic, user_sockets_topic
 from app.models.auth_token import AuthToken
@@ -29,6 +32,9 @@ from app.realtime.writer import MAX_PENDING_BYTES
 from app.web.base import MAX_SOCKETS_PER_USER, BaseHandler
 
 log = logging.getLogger(__name__)
+
+#: The label of event streams in `live_open_sockets` (and /status).
+KIND = "sse"
 
 
 class _SignOutWatch:
@@ -92,6 +98,7 @@ class EventStreamHandler(BaseHandler):
         self.stream = stream
         self.ended = asyncio.get_running_loop().create_future()
         self.services.sockets.add(self)
+        metrics.open_sockets.labels(KIND).inc()
         self.set_status(200)
         self.set_header("Content-Type", f"{protocol.EVENT_STREAM}; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
@@ -135,7 +142,9 @@ class EventStreamHandler(BaseHandler):
         """Lets go of everything the stream held (idempotent)."""
         if self.stream is not None:
             self.stream.closed()
-        self.services.sockets.discard(self)
+        if self in self.services.sockets:
+            self.services.sockets.discard(self)
+            metrics.open_sockets.labels(KIND).dec()
         for topic, watcher in self.watched:
             self.services.registry.discard(topic, watcher)
         self.watched = ()

@@ -37,7 +37,8 @@ delivery_lag_seconds = Histogram(
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
 slow_consumer_disconnects = Counter(
-    "live_slow_consumer_disconnects_total", "Sockets closed with 1013 for not reading."
+    "live_slow_consumer_disconnects_total",
+    "Sockets closed with 1013, and event streams cut off, for not reading.",
 )
 graphql_operations = Counter(
     "live_graphql_operations_total", "GraphQL operations.", ["type", "outcome"]

@@ -1,16 +1,20 @@
 """An event stream's life (app/web/event_stream.py) against the real
-server: a keep-alive comment every interval, which clients pass over; and
+server: a keep-alive comment every interval, which clients pass over;
 every open stream counted (`live_open_sockets{kind="sse"}`, /status) until
-it ends, whichever way. (The protocol on top: test_graphql_sse.py; the npm
-client with frequent keep-alives: test_node_graphql_sse.py.)"""
+it ends, whichever way; and a client that stops reading cut off, its
+connection let go of, while the server carries on. (The protocol on top:
+test_graphql_sse.py; the npm client with frequent keep-alives:
+test_node_graphql_sse.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import replace
 from itertools import pairwise
 
 import orjson
+import psutil
 import pytest
 from prometheus_client import REGISTRY
 
@@ -163,3 +167,98 @@ async def test_a_shutdown_ends_every_stream_and_leaves_none_counted(clients, app
         assert await stream.ended() == []
     # (/metrics is not served any more: the gauge read in this process.)
     assert REGISTRY.get_sample_value("live_open_sockets", {"kind": "sse"}) == before
+
+
+# -------------------------------------------------------- slow clients
+
+#: ~750 KB per story created: 150 copies of its 5,000-character description.
+BIG_EVENTS = (
+    'subscription { channel(name: "library") { ... on StoryCreateEvent { '
+    + " ".join(f"c{n}: story {{ description }}" for n in range(150))
+    + " } ... on LibraryChangeEvent { totalStories } } }"
+)
+
+
+async def create_big_story(clients, token: str, number: int) -> None:
+    await clients.data(
+        'mutation($u: String!, $d: String) { createStory(url: $u, title: "Big", description: $d) { id } }',
+        {"u": f"https://example.com/{number}", "d": "d" * 5000},
+        token,
+    )
+
+
+def stalled_stream(port: int, token: str, query: str) -> socket.socket:
+    """An event stream's client that sends its request, then never reads."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    body = orjson.dumps({"query": query})
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+        f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    raw.sendall(head.encode() + body)
+    return raw
+
+
+def served(port: int, client: socket.socket) -> bool:
+    """Whether this process (the server) still holds a connection to `client`."""
+    client_port = client.getsockname()[1]
+    return any(
+        found.laddr and found.laddr.port == port and found.raddr and found.raddr.port == client_port
+        for found in psutil.Process().net_connections("tcp")
+    )
+
+
+def read_to_the_end(raw: socket.socket) -> bytes:
+    raw.settimeout(10)
+    received = b""
+    while chunk := raw.recv(65536):
+        received += chunk
+    return received
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_stream_whose_client_stops_reading_is_cut_off_and_the_server_lets_go_of_it(
+    clients, http_port
+):
+    token = await sign_up(clients, "stalled")
+    before = await open_streams(clients)
+    cut_before = value(await scrape(clients), "live_slow_consumer_disconnects_total")
+    healthy = await subscribe(clients, BIG_EVENTS, token)
+    stalled = stalled_stream(http_port, token, BIG_EVENTS)
+    try:
+        await streams_become(clients, before + 2)
+        assert served(http_port, stalled)
+        created = 0
+        while await open_streams(clients) == before + 2:
+            created += 1
+            assert created <= 20, "the stalled stream was never cut off"
+            await create_big_story(clients, token, created)
+            events = [await healthy.event(), await healthy.event()]
+            assert [len(event.data["data"]["channel"]) for event in events] == [150, 1]
+        # Cut off after a few events (over 1 MiB waited), and let go of at
+        # once: nothing more is kept for a client that does not read.
+        assert created <= 10
+        await streams_become(clients, before + 1)
+        for _ in range(100):
+            if not served(http_port, stalled):
+                break
+            await asyncio.sleep(0.02)
+        assert not served(http_port, stalled)
+        after = await scrape(clients)
+        assert value(after, "live_slow_consumer_disconnects_total") == cut_before + 1
+        # The server is well, and so is the other stream.
+        assert (await clients.fetch("/healthz")).code == 200
+        await create_big_story(clients, token, created + 1)
+        assert (await healthy.event()).data["data"]["channel"]["c0"]["description"]
+        assert (await healthy.event()).data["data"]["channel"]["totalStories"] == created + 1
+        # The stalled client, reading at last, finds its stream ended part-way.
+        received = await asyncio.to_thread(read_to_the_end, stalled)
+        assert received.startswith(b"HTTP/1.1 200")
+        assert 0 < received.count(b"event: next") < 2 * created
+        assert b"event: complete" not in received
+        healthy.close()
+    finally:
+        stalled.close()

@@ -7,9 +7,9 @@ so on /status too) until it ends, whichever way; towards the user's limit
 of sockets; in the shutdown's list (`close_for_restart`: queries and
 mutations running are answered, then the response ends and clients
 reconnect); and it ends when its credential signs out. A keep-alive
-comment goes every `Settings.event_stream_keep_alive` seconds (12). It
-ends too when the client reads too slowly (1 MiB waiting, as for
-sockets).
+comment goes every `Settings.event_stream_keep_alive` seconds (12). A
+client that stops reading is cut off at 1 MiB waiting, as a socket is,
+and its connection let go of (`cut_off`).
 
 What the events say is the protocol's (`app.protocols.graphql_sse`); this
 module only carries them, through `_Wire`, the protocol's `Transport`.
@@ -22,6 +22,7 @@ import logging
 from typing import Any
 
 from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.iostream import IOStream
 
 from app import metrics
 from app.api.errors import BAD_USER_INPUT
@@ -116,18 +117,31 @@ class EventStreamHandler(BaseHandler):
         await self.ended
 
     def send_events(self, chunk: bytes) -> None:
-        """Transport.write: events, flushed; past `MAX_PENDING_BYTES`
-        waiting for a client that does not read, the stream ends (it
-        reconnects and resumes)."""
+        """Transport.write: events, flushed. Bounded as a socket's frames
+        are (app.realtime.writer): when bytes already wait for the client
+        and this chunk would take them past `MAX_PENDING_BYTES`, the
+        client is not reading and the stream is cut off instead."""
         if self._finished or self.ended is None or self.ended.done():
             return
-        stream: Any = getattr(self.request.connection, "stream", None)
-        if stream is not None and len(stream._write_buffer) > MAX_PENDING_BYTES:
-            log.info("ending a slow event stream: over 1 MiB waited for it")
-            self.end()
+        connection: Any = getattr(self.request.connection, "stream", None)
+        queued = len(connection._write_buffer) if connection is not None else 0
+        if queued and queued + len(chunk) > MAX_PENDING_BYTES:
+            self.cut_off(connection)
             return
         self.write(chunk)
         self.flush()
+
+    def cut_off(self, connection: IOStream) -> None:
+        """Ends the stream of a client that stopped reading by closing its
+        connection, which drops what waits for it. (Ending the response
+        would queue its last chunk behind that megabyte, for a client that
+        may never read it: the connection and its buffer would be kept.)
+        Clients take a broken stream as a reason to reconnect, and resume
+        from their `Last-Event-ID`."""
+        log.info("cutting off a slow event stream: over 1 MiB waited for it")
+        metrics.slow_consumer_disconnects.inc()
+        self.stopped()
+        connection.close()
 
     def end(self) -> None:
         """Transport.end: the response ends; the client may reconnect."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import tornado.web
 from graphql import OperationType
 from tornado.routing import Matcher, PathMatches
 
@@ -44,6 +45,7 @@ from app.web.graphql_http import (
     parse_params,
     query_params,
 )
+from app.web.request_body import BoundedBody
 from app.web.security import allow_cross_origin
 
 
@@ -68,7 +70,11 @@ class EventStreamRequest(Matcher):
         return self.path.match(request)
 
 
-class GraphQLEventStreamHandler(EventStreamHandler):
+@tornado.web.stream_request_body
+class GraphQLEventStreamHandler(BoundedBody, EventStreamHandler):
+    """Request bodies as over plain HTTP: at most 1 MiB, kept as they
+    stream in (app.web.request_body), a larger one refused with a 413."""
+
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE")
 
     def initialize(  # type: ignore[override]
@@ -89,6 +95,7 @@ class GraphQLEventStreamHandler(EventStreamHandler):
         allow_cross_origin(self, self.settings["services"].settings.cors_origins)
 
     def prepare(self) -> None:
+        self.expect_body(self.request.headers.get("Content-Length"))
         try:
             self.credential = find_credential(self)
         except InvalidCredential as error:
@@ -137,8 +144,11 @@ class GraphQLEventStreamHandler(EventStreamHandler):
         await self.operation(token, params, allow_mutations=False)
 
     async def post(self) -> None:
+        if self.too_large:
+            self.fail(413, self.too_large_message())
+            return
         try:
-            params = json_body(self.request.headers.get("Content-Type", ""), self.request.body)
+            params = json_body(self.request.headers.get("Content-Type", ""), self.body())
         except BadRequest as error:
             self.fail(error.status, str(error))
             return

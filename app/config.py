@@ -42,6 +42,10 @@ class Settings:
     #: Seconds between protocol-level pings on idle sockets; below the 55 s
     #: idle cut of common proxies (Heroku's router among them).
     websocket_ping_interval: float = 25.0
+    #: Seconds between keep-alive comments on an event stream (GraphQL over
+    #: SSE), which has no pings: under the idle cut-off of common proxies
+    #: (Heroku's router: 55 s; nginx: 60 s), as graphql-sse's own server does.
+    event_stream_keep_alive: float = 12.0
     #: Largest frame a client may send; larger ones close the socket (1009).
     websocket_max_message_size: int = 64 * 1024
     #: Seconds a graphql-transport-ws client has to send connection_init.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-open_sockets = Gauge("live_open_sockets", "Open WebSocket connections.", ["kind"])
+open_sockets = Gauge(
+    "live_open_sockets", "Open WebSocket connections, and event streams (kind sse).", ["kind"]
+)
 subscriptions = Gauge("live_subscriptions", "Live subscriptions.", ["kind"])
 users_connected = Gauge("live_users_connected", "Users with at least one open socket.")
 events_published = Counter("live_events_published_total", "Events published.", ["stream"])
@@ -35,7 +37,8 @@ delivery_lag_seconds = Histogram(
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
 slow_consumer_disconnects = Counter(
-    "live_slow_consumer_disconnects_total", "Sockets closed with 1013 for not reading."
+    "live_slow_consumer_disconnects_total",
+    "Sockets closed with 1013, and event streams cut off, for not reading.",
 )
 graphql_operations = Counter(
     "live_graphql_operations_total", "GraphQL operations.", ["type", "outcome"]

@@ -39,7 +39,7 @@ class Sample:
 
     #: Unix time of the sample, in seconds.
     t: float
-    #: Open WebSockets of every kind.
+    #: Open WebSockets of every kind, and event streams (GraphQL over SSE).
     connections: int
     #: Running live subscriptions (GraphQL and counter sockets).
     subscriptions: int

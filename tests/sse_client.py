@@ -6,6 +6,7 @@ Tornado's HTTP client cannot)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +36,10 @@ class EventStreamResponse:
         self.status = status
         self.headers = headers
         self.buffer = b""
-        #: Comment lines (keep-alives) read so far.
+        #: Comment lines (keep-alives) read so far, and when each was read
+        #: (time.monotonic()).
         self.comments = 0
+        self.comment_times: list[float] = []
         self.finished = False
 
     async def _chunk(self) -> bytes:
@@ -79,6 +82,7 @@ class EventStreamResponse:
         for line in block.decode().split("\n"):
             if line.startswith(":"):
                 self.comments += 1
+                self.comment_times.append(time.monotonic())
                 continue
             name, _, value = line.partition(":")
             fields[name] = value.removeprefix(" ")

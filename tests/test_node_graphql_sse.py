@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from app.config import Settings
 from app.realtime.registry import Registry
 from tests.cluster import wait_watchers
 from tests.documents import LIBRARY_SUBSCRIPTION
@@ -107,3 +109,35 @@ async def test_subscribed_on_one_process_changed_on_the_other_every_event_once_i
         assert last["next"]["extensions"]["stream"]["offset"] == 6
     finally:
         await node.close()
+
+
+class TestFrequentKeepAlives:
+    """Keep-alive comments every 50 ms, twenty while the stream idles: the
+    client passes over them, with no error and nothing extra."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return replace(settings, event_stream_keep_alive=0.05)
+
+    @MODES
+    @pytest.mark.gen_test(timeout=60)
+    async def test_the_npm_client_reads_events_between_keep_alives_as_ever(
+        self, clients, registry, single
+    ):
+        query = 'subscription { counter(name: "kept") { value } }'
+        node = await sse_client(clients.base_url + "/graphql", single, {"counter": query})
+        try:
+            for _ in range(250):
+                if ("counter", "kept") in registry.topics():
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1)  # idle: only keep-alives go
+            for _ in range(3):
+                await clients.data('mutation { incrementCounter(name: "kept") { value } }')
+            events = [report["next"] for report in await reports(node, "counter", 3)]
+            assert [event["data"]["counter"]["value"] for event in events] == [1, 2, 3]
+            await asyncio.sleep(0.5)
+            with pytest.raises(TimeoutError):  # nothing else: no error, no end
+                await node.report(timeout=0.3)
+        finally:
+            await node.close()

@@ -57,11 +57,9 @@ EVENT_STREAM = "text/event-stream"
 TOKEN_HEADER = "X-GraphQL-Event-Stream-Token"
 TOKEN_PARAMETER = "token"
 OPERATION_ID_PARAMETER = "operationId"
-#: A comment line: clients skip it, and proxies see the stream is alive.
+#: A comment line: clients skip it, and proxies see the stream is alive
+#: (sent every `Settings.event_stream_keep_alive` seconds, and first).
 KEEP_ALIVE = b":\n\n"
-#: Between keep-alive comments: under the idle cut-off of common proxies
-#: (Heroku's router: 55 s; nginx: 60 s), as graphql-sse's own server does.
-KEEP_ALIVE_SECONDS = 12.0
 #: A reservation whose event stream has not arrived by then is dropped.
 RESERVATION_SECONDS = 30.0
 #: Reservations one process keeps at once (each is a little memory until

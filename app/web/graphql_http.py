@@ -35,11 +35,11 @@ from graphql import FieldNode, OperationType
 
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
-from app.api.limits import MAX_BODY_BYTES
 from app.api.schema import type_summaries
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, presented_credential
 from app.web.base import BaseHandler
+from app.web.request_body import BoundedBody
 from app.web.security import allow_cross_origin, allowed_origin
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -162,12 +162,9 @@ def json_body(content_type: str, raw: bytes) -> dict[str, Any]:
 
 
 @tornado.web.stream_request_body
-class GraphQLHandler(BaseHandler):
+class GraphQLHandler(BoundedBody, BaseHandler):
     """Streams request bodies so that one over `MAX_BODY_BYTES` is never
-    buffered: the rest is read and dropped, then refused with a 413 that
-    says so. (Answering before the body is read would make the server close
-    a socket with unread data, and the kernel's reset would destroy the
-    answer on its way; the server-wide cap bounds the reading.)"""
+    buffered (app.web.request_body): it is refused with a 413 that says so."""
 
     SUPPORTED_METHODS = ("GET", "POST", "OPTIONS")
     media_type = JSON
@@ -177,15 +174,13 @@ class GraphQLHandler(BaseHandler):
     #: A revoked bearer token's refusal, given unless the operation is a
     #: sign-out (`signs_out_only`).
     refusal: InvalidCredential | None = None
-    body_size = 0
-    too_large = False
 
     def check_xsrf_cookie(self) -> None:
         """No xsrf token here: a JSON Content-Type is required instead,
         which no other site can send with a user's cookie (app/web/auth.py)."""
 
     def prepare(self) -> None:
-        self.body_parts: list[bytes] = []
+        self.expect_body(self.request.headers.get("Content-Length"))
         if self.wants_explorer():
             return
         media_type = negotiate(self.request.headers.get("Accept", ""))
@@ -195,8 +190,6 @@ class GraphQLHandler(BaseHandler):
             )
             return
         self.media_type = media_type
-        declared = self.request.headers.get("Content-Length", "0")
-        self.too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
         try:
             presented = presented_credential(self)
         except InvalidCredential as error:
@@ -208,14 +201,6 @@ class GraphQLHandler(BaseHandler):
             self.credential = presented
         else:
             self.revoked = presented
-
-    def data_received(self, chunk: bytes) -> None:
-        self.body_size += len(chunk)
-        if self.too_large or self.body_size > MAX_BODY_BYTES:
-            self.too_large = True
-            self.body_parts = []
-            return
-        self.body_parts.append(chunk)
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -262,15 +247,11 @@ class GraphQLHandler(BaseHandler):
 
     async def post(self) -> None:
         if self.too_large:
-            self.fail_request(
-                413,
-                f"The request body has {self.body_size} bytes; "
-                f"the limit is {MAX_BODY_BYTES} bytes (1 MiB).",
-            )
+            self.fail_request(413, self.too_large_message())
             return
         try:
             content_type = self.request.headers.get("Content-Type", "")
-            request = parse_params(json_body(content_type, b"".join(self.body_parts)))
+            request = parse_params(json_body(content_type, self.body()))
         except BadRequest as error:
             self.fail_request(error.status, str(error))
             return

@@ -12,37 +12,30 @@ or `?token=`, or the methods only this protocol uses, PUT and DELETE);
 everything else stays plain GraphQL over HTTP. (On /graphql `?token=` is
 the stream's token: a bearer token goes in `Authorization`.)
 
-An open stream counts as a socket: towards the user's limit of sockets,
-in the shutdown's list (`close_for_restart`: queries and mutations running
-are answered, then the response ends and clients reconnect), and it ends
-when its credential signs out. It ends too when the client reads too
-slowly (1 MiB waiting, as for sockets).
+This module reads the requests: which protocol and mode, which operation,
+which reservation. A response that becomes an event stream is held, kept
+alive, bounded and ended by `app.web.event_stream`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import tornado.web
 from graphql import OperationType
-from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.routing import Matcher, PathMatches
 
-from app.api.errors import BAD_USER_INPUT, UNAUTHENTICATED
+from app.api.errors import UNAUTHENTICATED
 from app.api.execution import RequestFailure
 from app.api.operations import run_operation
 from app.api.payloads import SubscribePayload
-from app.events import credential_topic, user_sockets_topic
-from app.models.auth_token import AuthToken
 from app.protocols import graphql_sse as protocol
 from app.protocols.graphql_ws import asks_for_positions
 from app.realtime.history import PositionError
-from app.realtime.writer import MAX_PENDING_BYTES
 from app.services import Services
 from app.web.auth import InvalidCredential, build_context, find_credential
-from app.web.base import MAX_SOCKETS_PER_USER, BaseHandler
+from app.web.event_stream import EventStreamHandler
 from app.web.graphql_http import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -52,9 +45,8 @@ from app.web.graphql_http import (
     parse_params,
     query_params,
 )
+from app.web.request_body import BoundedBody
 from app.web.security import allow_cross_origin
-
-log = logging.getLogger(__name__)
 
 
 class EventStreamRequest(Matcher):
@@ -78,41 +70,12 @@ class EventStreamRequest(Matcher):
         return self.path.match(request)
 
 
-class _SignOutWatch:
-    """Registered under the stream's credential: ends it on sign-out, and
-    counts it among the user's sockets."""
+@tornado.web.stream_request_body
+class GraphQLEventStreamHandler(BoundedBody, EventStreamHandler):
+    """Request bodies as over plain HTTP: at most 1 MiB, kept as they
+    stream in (app.web.request_body), a larger one refused with a 413."""
 
-    __slots__ = ("handler",)
-
-    def __init__(self, handler: GraphQLEventStreamHandler) -> None:
-        self.handler = handler
-
-    def deliver(self, event: object, shared: dict[object, object]) -> None:
-        IOLoop.current().add_callback(self.handler.end)
-
-
-class _Wire:
-    """The handler as the protocol's `Transport`."""
-
-    __slots__ = ("handler",)
-
-    def __init__(self, handler: GraphQLEventStreamHandler) -> None:
-        self.handler = handler
-
-    def write(self, data: bytes) -> None:
-        self.handler.send_events(data)
-
-    def end(self) -> None:
-        self.handler.end()
-
-
-class GraphQLEventStreamHandler(BaseHandler):
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE")
-    credential: AuthToken | None = None
-    stream: protocol.EventStream | None = None
-    ended: asyncio.Future[None] | None = None
-    keep_alive_timer: PeriodicCallback | None = None
-    watched: tuple[Any, ...] = ()
 
     def initialize(  # type: ignore[override]
         self, services: Services, reservations: protocol.Reservations
@@ -132,6 +95,7 @@ class GraphQLEventStreamHandler(BaseHandler):
         allow_cross_origin(self, self.settings["services"].settings.cors_origins)
 
     def prepare(self) -> None:
+        self.expect_body(self.request.headers.get("Content-Length"))
         try:
             self.credential = find_credential(self)
         except InvalidCredential as error:
@@ -146,10 +110,6 @@ class GraphQLEventStreamHandler(BaseHandler):
         if token is None:
             token = self.get_query_argument(protocol.TOKEN_PARAMETER, None)
         return token
-
-    def fail(self, status: int, message: str, code: str = BAD_USER_INPUT) -> None:
-        error = {"message": message, "extensions": {"code": code}}
-        self.write_json({"errors": [error]}, status=status)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
@@ -184,8 +144,11 @@ class GraphQLEventStreamHandler(BaseHandler):
         await self.operation(token, params, allow_mutations=False)
 
     async def post(self) -> None:
+        if self.too_large:
+            self.fail(413, self.too_large_message())
+            return
         try:
-            params = json_body(self.request.headers.get("Content-Type", ""), self.request.body)
+            params = json_body(self.request.headers.get("Content-Type", ""), self.body())
         except BadRequest as error:
             self.fail(error.status, str(error))
             return
@@ -320,93 +283,3 @@ class GraphQLEventStreamHandler(BaseHandler):
                 await self.streaming()
             finally:
                 self.reservations.drop(stream)
-
-    def begin(self, stream: protocol.EventStream) -> bool:
-        """Starts the response as an event stream; False after refusing."""
-        credential = self.credential
-        if credential is not None:
-            topic = user_sockets_topic(credential.user_id)
-            if len(self.services.registry.subscribers(topic)) >= MAX_SOCKETS_PER_USER:
-                self.fail(
-                    429,
-                    f"You have {MAX_SOCKETS_PER_USER} sockets and streams open, "
-                    "the most allowed; close one.",
-                )
-                return False
-            watch = _SignOutWatch(self)
-            self.watched = ((credential_topic(credential.id), watch), (topic, watch))
-            for watched_topic, watcher in self.watched:
-                self.services.registry.add(watched_topic, watcher)
-        self.stream = stream
-        self.ended = asyncio.get_running_loop().create_future()
-        self.services.sockets.add(self)
-        self.set_status(200)
-        self.set_header("Content-Type", f"{protocol.EVENT_STREAM}; charset=utf-8")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")  # (nginx would hold events back)
-        self.keep_alive_timer = PeriodicCallback(
-            stream.keep_alive, protocol.KEEP_ALIVE_SECONDS * 1000
-        )
-        self.keep_alive_timer.start()
-        stream.attach(_Wire(self))  # the first bytes: headers and a comment go now
-        return True
-
-    async def streaming(self) -> None:
-        """Until the stream ends, from either side."""
-        assert self.ended is not None
-        await self.ended
-
-    def send_events(self, chunk: bytes) -> None:
-        """Transport.write: events, flushed; past `MAX_PENDING_BYTES`
-        waiting for a client that does not read, the stream ends (it
-        reconnects and resumes)."""
-        if self._finished or self.ended is None or self.ended.done():
-            return
-        stream: Any = getattr(self.request.connection, "stream", None)
-        if stream is not None and len(stream._write_buffer) > MAX_PENDING_BYTES:
-            log.info("ending a slow event stream: over 1 MiB waited for it")
-            self.end()
-            return
-        self.write(chunk)
-        self.flush()
-
-    def end(self) -> None:
-        """Transport.end: the response ends; the client may reconnect."""
-        if self.stream is not None:
-            stream, self.stream = self.stream, None
-            stream.closed()
-        self.stopped()
-        if not self._finished and self.request.connection is not None:
-            self.finish()
-
-    def stopped(self) -> None:
-        """Lets go of everything the stream held (idempotent)."""
-        if self.stream is not None:
-            self.stream.closed()
-        self.services.sockets.discard(self)
-        for topic, watcher in self.watched:
-            self.services.registry.discard(topic, watcher)
-        self.watched = ()
-        if self.keep_alive_timer is not None:
-            self.keep_alive_timer.stop()
-            self.keep_alive_timer = None
-        if self.ended is not None and not self.ended.done():
-            self.ended.set_result(None)
-
-    def on_connection_close(self) -> None:
-        super().on_connection_close()
-        self.stopped()
-
-    def on_finish(self) -> None:
-        super().on_finish()
-        self.stopped()
-
-    async def close_for_restart(self, code: int, reason: str) -> None:
-        """The shutdown's call: queries and mutations running are answered
-        first, then the stream ends (clients reconnect elsewhere)."""
-        if self.stream is not None:
-            await self.stream.finish_requests()
-        self.end()
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
-        self.end()

@@ -120,6 +120,17 @@ async def test_the_counter_form_for_an_invalid_name_gets_a_400_page_saying_why(c
 
 
 @pytest.mark.gen_test
+async def test_the_counter_form_refused_shows_the_page_again_saying_why(clients):
+    await clients.data('mutation { setCounterValue(name: "refused", value: 7) { value } }')
+    response = await post_form(clients, "/counters/refused", {"op": "increment", "amount": "x"})
+    page = response.body.decode()
+    assert response.code == 400
+    assert "The amount must be a whole number." in page
+    assert ">7</div>" in page
+    assert "Traceback" not in page
+
+
+@pytest.mark.gen_test
 @pytest.mark.parametrize("path", ["/no/such/page", "/counters/a/b", "/static-ish", "/graphql/x"])
 async def test_every_unknown_path_gets_the_styled_404_page(clients, path):
     response = await clients.fetch(path, headers={"Accept": "text/html"})

@@ -24,7 +24,7 @@ from app.events import (
     library_topic,
     user_presence_key,
 )
-from app.models.counter import OPERATION_TYPES, Counter, check_name
+from app.models.counter import OPERATION_TYPES, Counter, CounterOperation, check_name
 from app.models.errors import DomainError
 from app.models.library import overview
 from app.realtime.history import Position
@@ -55,6 +55,32 @@ async def _watching(handler: PageHandler, name: str) -> Watching:
     count, members = await handler.services.presence.watching(counter_presence_key(name))
     viewer = handler.current_user
     return watching(count, members, viewer.username if viewer else None)
+
+
+def _chart_points(history: list[CounterOperation]) -> list[tuple[float, int, int | None]]:
+    """The counter page's chart as rendered, oldest first, for it to start
+    from what is shown; each point with its operation number, to tell the
+    live events it already has."""
+    return [
+        (op.timestamp.replace(tzinfo=UTC).timestamp(), op.value, op.operation_number)
+        for op in reversed(history)
+    ]
+
+
+async def _counter_refused(handler: PageHandler, name: str, message: str) -> None:
+    """The counter page again after a form it posted was refused (without
+    JavaScript), saying why in its error line."""
+    counter = Counter.lookup(name)
+    history = counter.recent_history(CHART_POINTS)
+    handler.render_page(
+        "counter.html",
+        counter=counter,
+        history=history[:HISTORY_ITEMS],
+        chart_points=_chart_points(history),
+        watching=await _watching(handler, name),
+        error=message,
+        status_code=400,
+    )
 
 
 async def _epoch(handler: PageHandler, topic: Topic) -> str | None:
@@ -104,12 +130,7 @@ class CounterPageHandler(PageHandler):
             "counter.html",
             counter=counter,
             history=history[:HISTORY_ITEMS],
-            # Oldest first, for the chart to start from what is rendered;
-            # each with its operation number, to tell live events it has.
-            chart_points=[
-                [op.timestamp.replace(tzinfo=UTC).timestamp(), op.value, op.operation_number]
-                for op in reversed(history)
-            ],
+            chart_points=_chart_points(history),
             watching=who,
             position=position,
         )
@@ -133,15 +154,7 @@ class CounterPageHandler(PageHandler):
                 if isinstance(error, DomainError)
                 else "The amount must be a whole number."
             )
-            counter = Counter.lookup(name)
-            self.render_page(
-                "counter.html",
-                counter=counter,
-                history=counter.recent_history(),
-                watching=await _watching(self, name),
-                error=message,
-                status_code=400,
-            )
+            await _counter_refused(self, name, message)
             return
         self.redirect(f"/counters/{name}", status=303)
 

@@ -41,7 +41,13 @@ from app.web.health import HealthHandler
 from app.web.heartbeat import Heartbeat
 from app.web.metrics_page import MetricsHandler
 from app.web.not_found import NotFoundHandler
-from app.web.pages import CounterPageHandler, CountersPageHandler, HomeHandler, LibraryPageHandler
+from app.web.pages import (
+    CounterFollowPageHandler,
+    CounterPageHandler,
+    CountersPageHandler,
+    HomeHandler,
+    LibraryPageHandler,
+)
 from app.web.status_page import StatusPageHandler, StatusSamplesHandler
 from app.web.vendor import uplot_routes
 
@@ -181,6 +187,7 @@ def make_app(settings: Settings) -> tornado.web.Application:
         (r"/", HomeHandler, handler_args),
         (r"/counters", CountersPageHandler, handler_args),
         (rf"/counters/{COUNTER_NAME}", CounterPageHandler, handler_args),
+        (rf"/counters/{COUNTER_NAME}/follow", CounterFollowPageHandler, handler_args),
         (r"/library", LibraryPageHandler, handler_args),
         (r"/signup", SignUpPageHandler, handler_args),
         (r"/login", LogInPageHandler, handler_args),

@@ -105,6 +105,41 @@ async def test_following_lists_the_viewers_follows_newest_first_and_nobody_elses
     assert await following(ada) == ["never-changed"]
 
 
+FOLLOWED = """
+query { shown: counter(name: "shown") { followedByViewer } other: counter(name: "other") {
+  followedByViewer } }
+"""
+
+
+async def followed(user: Library | Clients) -> tuple[bool | None, bool | None]:
+    data = await user.data(FOLLOWED)
+    return data["shown"]["followedByViewer"], data["other"]["followedByViewer"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_followed_by_viewer_says_whether_the_viewer_follows_and_is_null_signed_out(
+    clients,
+):
+    ada = Library(clients, await sign_up(clients, "ada"))
+    bob = Library(clients, await sign_up(clients, "bob"))
+    assert await followed(ada) == (False, False)
+    # The mutations' answers say the state they left: what a page shows.
+    answer = await ada.data(
+        'mutation { followCounter(name: "shown", clientMutationId: "k1") { followedByViewer } }'
+    )
+    assert answer["followCounter"] == {"followedByViewer": True}
+    assert await followed(ada) == (True, False)
+    assert await followed(bob) == (False, False)  # ada's follow is hers alone
+    assert await followed(clients) == (None, None)
+    assert CounterFollow.follows(User.by_username("ada"), "shown") is True
+    assert CounterFollow.follows(User.by_username("bob"), "shown") is False
+
+    answer = await ada.data('mutation { unfollowCounter(name: "shown") { followedByViewer } }')
+    assert answer["unfollowCounter"] == {"followedByViewer": False}
+    assert await followed(ada) == (False, False)
+    assert CounterFollow.follows(User.by_username("ada"), "shown") is False
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_following_needs_a_signed_in_user(clients):
     for query, variables in ((FOLLOW, {"n": "x"}), (UNFOLLOW, {"n": "x"}), (FOLLOWING, None)):

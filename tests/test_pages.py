@@ -12,7 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from app.clock import utcnow
 from app.config import PROJECT_ROOT
+from app.models.follow import CounterFollow
+from app.models.user import User
 from tests.clients import sign_up
 
 
@@ -90,12 +93,13 @@ async def test_unknown_paths_get_404_without_a_traceback(clients):
 XSRF = "5f1d0c0ffee5f1d0c0ffee"
 
 
-async def post_form(clients, path: str, fields: dict[str, str]):
+async def post_form(clients, path: str, fields: dict[str, str], cookie: str = ""):
+    """Posts `fields` as a page's form does; `cookie`: a signed-in session's."""
     return await clients.fetch(
         path,
         method="POST",
         body=urlencode({"_xsrf": XSRF, **fields}),
-        headers={"Cookie": f"_xsrf={XSRF}", "Accept": "text/html"},
+        headers={"Cookie": f"_xsrf={XSRF}; {cookie}", "Accept": "text/html"},
         follow_redirects=False,
     )
 
@@ -117,6 +121,17 @@ async def test_the_counter_form_for_an_invalid_name_gets_a_400_page_saying_why(c
     assert response.headers["Content-Type"].startswith("text/html")
     assert "1 to 64 characters" in html
     assert "Traceback" not in html
+
+
+@pytest.mark.gen_test
+async def test_the_counter_form_refused_shows_the_page_again_saying_why(clients):
+    await clients.data('mutation { setCounterValue(name: "refused", value: 7) { value } }')
+    response = await post_form(clients, "/counters/refused", {"op": "increment", "amount": "x"})
+    page = response.body.decode()
+    assert response.code == 400
+    assert "The amount must be a whole number." in page
+    assert ">7</div>" in page
+    assert "Traceback" not in page
 
 
 @pytest.mark.gen_test
@@ -223,3 +238,83 @@ async def test_the_explorer_shows_what_each_field_is_for(clients):
     html = response.body.decode()
     assert "<code>counter(name: String!): CounterUpdateEvent!</code>" in html
     assert "Every change to the named counter, from any client." in html
+
+
+# ------------------------------------------------------------- following
+
+FOLLOW_BUTTON = re.compile(r"<button [^>]*data-follow[^>]*>([^<]*)</button>")
+TOASTS = re.compile(r"<div class=\"toasts\"[^>]*>")
+
+
+async def signed_up_cookie(clients, username: str) -> tuple[str, str]:
+    """A new user's session cookie (as a browser keeps it) and bearer token."""
+    reply = await clients.graphql(SIGN_UP, {"u": username})
+    return reply.headers["Set-Cookie"].split(";")[0], reply.body["data"]["signUp"]["token"]
+
+
+async def follow_button(clients, name: str, cookie: str) -> tuple[str, str] | None:
+    """The counter page's Follow button as rendered: (aria-pressed, words)."""
+    page = (await clients.fetch(f"/counters/{name}", headers={"Cookie": cookie})).body.decode()
+    match = FOLLOW_BUTTON.search(page)
+    if match is None:
+        return None
+    pressed = re.search(r'aria-pressed="(\w+)"', match.group(0))
+    assert pressed, "the Follow button is a toggle"
+    return pressed.group(1), match.group(1)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_follow_button_is_rendered_in_the_viewers_state(clients):
+    cookie, token = await signed_up_cookie(clients, "alice")
+    bob, _ = await signed_up_cookie(clients, "bob")
+    assert await follow_button(clients, "news", cookie) == ("false", "Follow")
+    await clients.data('mutation { followCounter(name: "news") { name } }', token=token)
+    assert await follow_button(clients, "news", cookie) == ("true", "Following")
+    assert await follow_button(clients, "sport", cookie) == ("false", "Follow")
+    assert await follow_button(clients, "news", bob) == ("false", "Follow")  # alice's alone
+
+    signed_out = (await clients.fetch("/counters/news")).body.decode()
+    assert FOLLOW_BUTTON.search(signed_out) is None
+    assert '<a href="/login?next=/counters/news">Sign in to follow</a>' in signed_out
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_follow_form_works_without_javascript_and_says_a_refusal(clients):
+    cookie, token = await signed_up_cookie(clients, "alice")
+    response = await post_form(clients, "/counters/news/follow", {"follow": "1"}, cookie)
+    assert (response.code, response.headers["Location"]) == (303, "/counters/news")
+    assert await follow_button(clients, "news", cookie) == ("true", "Following")
+    # The form says the state wanted: a stale page's second press is harmless.
+    await post_form(clients, "/counters/news/follow", {"follow": "1"}, cookie)
+    assert await follow_button(clients, "news", cookie) == ("true", "Following")
+    await post_form(clients, "/counters/news/follow", {"follow": "0"}, cookie)
+    assert await follow_button(clients, "news", cookie) == ("false", "Follow")
+
+    alice = User.by_username("alice")
+    CounterFollow.insert_many(
+        [{"user": alice.id, "counter_name": f"c{n}", "created_at": utcnow()} for n in range(100)]
+    ).execute()
+    response = await post_form(clients, "/counters/news/follow", {"follow": "1"}, cookie)
+    page = html.unescape(response.body.decode())
+    assert response.code == 400
+    assert "You follow 100 counters, the most one may" in page
+    assert FOLLOW_BUTTON.search(page).group(1) == "Follow"
+
+    signed_out = await post_form(clients, "/counters/other/follow", {"follow": "1"})
+    assert signed_out.code == 403
+    data = await clients.data("{ following(first: 1) { totalCount } }", token=token)
+    assert data["following"]["totalCount"] == 100
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_live_pages_give_a_signed_in_viewer_the_position_of_their_notifications(clients):
+    cookie, _ = await signed_up_cookie(clients, "alice")
+    for path in ("/counters", "/counters/news", "/library"):
+        page = (await clients.fetch(path, headers={"Cookie": cookie})).body.decode()
+        toasts = TOASTS.search(page).group(0)
+        assert "data-signed-in" in toasts, path
+        assert re.search(r'data-offset="0" data-epoch="[^"]+"', toasts), path
+    signed_out = (await clients.fetch("/counters/news")).body.decode()
+    toasts = TOASTS.search(signed_out).group(0)
+    assert "data-signed-in" not in toasts
+    assert "data-offset" not in toasts

@@ -61,6 +61,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "history": counters.counter_history,
         "watchers": counters.counter_watchers,
         "watching": presence.counter_watching,
+        "followedByViewer": follows.followed_by_viewer,
     },
     "CounterPresence": {
         "members": presence.presence_members,

@@ -66,6 +66,13 @@ class CounterFollow(BaseModel):
         }
 
     @classmethod
+    def follows(cls, user: User, name: str) -> bool:
+        """Whether `user` follows counter `name`: one lookup of the unique
+        (counter_name, user) index, as the counter page is rendered."""
+        query = cls.select(cls.id).where((cls.counter_name == name) & (cls.user == user.id))
+        return query.exists()
+
+    @classmethod
     def count_for(cls, user: User) -> int:
         return cls.select().where(cls.user == user.id).count()
 

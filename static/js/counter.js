@@ -8,6 +8,8 @@ import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
 import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { showWatching } from "./watching.js";
+import { followButton } from "./follow.js";
+import { showNotifications } from "./notifications.js";
 
 const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
@@ -221,6 +223,10 @@ live.addEventListener("state", () => {
   toggle.textContent = live.wanted ? "Disconnect" : "Connect";
 });
 toggle.addEventListener("click", () => (live.wanted ? live.disconnect() : live.connect()));
+// Changes to this counter are told by its own toasts above.
+showNotifications(live, { skip: name });
+const followForm = root.querySelector("[data-follow-form]");
+if (followForm) followButton(followForm, { name, viewer, errorEl });
 windowEl.addEventListener("change", () => loadWindow());
 figure.querySelector("[data-window-picker]").hidden = false;
 

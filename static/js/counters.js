@@ -3,6 +3,7 @@
 // new value and moves to the top; one made elsewhere appears there.
 import { LiveConnection, showConnectionState } from "./live.js";
 import { h } from "./dom.js";
+import { showNotifications } from "./notifications.js";
 
 const LIMIT = 50;
 const root = document.querySelector("[data-counters]");
@@ -73,4 +74,5 @@ live.addEventListener("connected", async () => {
   }
   root.dataset.live = "ready";
 });
+showNotifications(live);
 live.connect();

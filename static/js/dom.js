@@ -34,12 +34,27 @@ export function formatDateTime(iso) {
   return iso ? `${utcParts(iso).join(" ")} UTC` : "";
 }
 
-// A short message in the page's toast region (not the role="status" one).
-export function toast(text) {
+// A short message in the page's toast region (not the role="status" one):
+// text, or nodes (a link) and text. It leaves after `ms`, but not while the
+// pointer or the focus is on it, so that a link in it can be used.
+export function toast(content, { ms = 3000 } = {}) {
   const region = document.querySelector("[data-toasts]");
   if (!region) return;
-  const item = h("div", { class: "toast" }, text);
+  const item = h("div", { class: "toast" }, content);
   region.append(item);
-  setTimeout(() => item.classList.add("leaving"), 3000);
-  setTimeout(() => item.remove(), 3400);
+  let timers = [];
+  const stay = () => {
+    timers.forEach(clearTimeout);
+    item.classList.remove("leaving");
+  };
+  const leave = (after) => {
+    if (item.matches(":hover, :focus-within")) return;
+    stay();
+    timers = [setTimeout(() => item.classList.add("leaving"), after), setTimeout(() => item.remove(), after + 400)];
+  };
+  item.addEventListener("pointerenter", stay);
+  item.addEventListener("focusin", stay);
+  item.addEventListener("pointerleave", () => leave(1000));
+  item.addEventListener("focusout", () => setTimeout(() => leave(1000)));
+  leave(ms);
 }

@@ -28,6 +28,7 @@ import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
 import { EditForm } from "./library-edit.js";
 import { LibraryState, PAGE, byName } from "./library-state.js";
+import { showNotifications } from "./notifications.js";
 
 const root = document.querySelector("[data-library]");
 const storiesEl = root.querySelector("[data-stories]");
@@ -531,6 +532,8 @@ live.subscribe("subscription { libraryPresence { tabs devices { label } } }", {}
     if (presence) showTabs(presence);
   },
 });
+// Others' changes to the counters the viewer follows, as toasts.
+showNotifications(live);
 // Back in touch with the server: send what waits.
 live.addEventListener("connected", () => outbox.flush());
 addEventListener("online", () => outbox.flush());

@@ -52,7 +52,7 @@ function retryDelay(error) {
 
 // A key for a change. crypto.randomUUID exists only on secure pages (https,
 // localhost); a page served over plain http gets one from random bytes.
-function newKey() {
+export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const hex = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"));
   return hex.join("");

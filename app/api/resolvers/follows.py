@@ -13,6 +13,7 @@ from graphql import GraphQLResolveInfo
 
 from app.api.pagination import check_first, connection, cursor_row_key, decode_cursor, encode_cursor
 from app.api.resolvers.base import Context
+from app.api.resolvers.counters import CounterLike
 from app.models import account_requests
 from app.models.counter import Counter
 from app.models.errors import Unauthenticated
@@ -49,6 +50,16 @@ def following(
     for edge in shaped["edges"]:
         edge["node"] = counters[edge["node"].counter_name]
     return shaped
+
+
+def followed_by_viewer(source: CounterLike, info: GraphQLResolveInfo) -> bool | None:
+    """Counter.followedByViewer: one lookup per counter asked about (a
+    list of 100 asks 100, each one index probe); null when signed out,
+    since a signed-out viewer follows nothing and cannot."""
+    context: Context = info.context
+    if context.viewer is None:
+        return None
+    return CounterFollow.follows(context.viewer, source.name)
 
 
 def _change(

@@ -41,8 +41,11 @@ export class LiveChart {
         cursor: { drag: { x: false, y: false } },
         scales: {
           // One point (or several at one instant) has no span of its own:
-          // show a minute around it, not an axis of arbitrary years.
-          x: { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) },
+          // show a minute around it, not an axis of arbitrary years. (For a
+          // single point uPlot widens the scale itself before asking, to a
+          // "day" it counts in milliseconds: 1,000 days here, in seconds.
+          // So the data decides, not the min and max it passes.)
+          x: { time: true, range: (u, min, max) => this.xRange(u.data[0], min, max) },
           y: { range: (u, min, max) => this.yRange(min, max) },
         },
         axes: [
@@ -83,6 +86,13 @@ export class LiveChart {
 
   // A flat line still gets room above and below; zero stays in sight for
   // quantities that cannot go negative.
+  xRange(xs, min, max) {
+    const first = xs?.[0];
+    const last = xs?.[xs.length - 1];
+    if (first !== undefined && first === last) return [first - 30, first + 30];
+    return min === max ? [min - 30, max + 30] : [min, max];
+  }
+
   yRange(min, max) {
     if (min === null || max === null) return [0, 1];
     if (min === max) return this.options.zeroBased && min >= 0 ? [0, max + 1] : [min - 1, max + 1];

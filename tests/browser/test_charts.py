@@ -50,6 +50,20 @@ def test_the_counter_chart_grows_as_another_tab_changes_the_counter(server, cont
     expect(chart.locator("[data-summary]")).to_have_text("latest -4 · lowest -4 · highest 6")
 
 
+def test_a_chart_of_one_change_spans_a_minute_around_it_not_years(server, context):
+    post_graphql(server.url, 'mutation { incrementCounter(name: "once-charted") { value } }')
+    page = context.new_page()
+    page.goto(f"{server.url}/counters/once-charted")
+    connected(page)
+    chart = page.locator('[data-chart="value"]')
+    expect(chart).to_have_attribute("data-points", "1")
+    point, low, high = chart.evaluate(
+        "figure => [figure.chart.plot.data[0][0], figure.chart.plot.scales.x.min,"
+        " figure.chart.plot.scales.x.max]"
+    )
+    assert (low, high) == (point - 30, point + 30)
+
+
 def test_a_counter_never_changed_has_an_empty_chart_that_says_so(server, context):
     page = context.new_page()
     page.goto(f"{server.url}/counters/untouched")

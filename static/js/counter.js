@@ -263,7 +263,17 @@ function showOutbox() {
   outboxEl.hidden = waiting.length === 0;
   outboxEl.textContent = waiting.length === 1 ? "1 change waiting to be sent" : `${waiting.length} changes waiting to be sent`;
   for (const row of historyEl.querySelectorAll(":scope > li[data-pending]")) row.remove();
-  historyEl.prepend(...waiting.toReversed().map((entry) => h(
+  // Refused when it went (perhaps by another tab): kept in view in every
+  // tab, with the server's words, until dismissed.
+  const refused = outbox.refused().map((entry) => h(
+    "li",
+    { class: "refused", dataset: { pending: entry.key } },
+    h("span", { class: "op" }, entry.op),
+    h("span", { class: "change" }, describe(entry)),
+    h("span", { class: "who" }, `not saved: ${entry.refused}`),
+    h("button", { type: "button", class: "link", "aria-label": `Dismiss: ${entry.op} ${describe(entry)} not saved`, onclick: () => outbox.remove(entry) }, "Dismiss"),
+  ));
+  historyEl.prepend(...refused.toReversed(), ...waiting.toReversed().map((entry) => h(
     "li",
     { class: "pending", dataset: { pending: entry.key } },
     h("span", { class: "op" }, entry.op),
@@ -283,6 +293,7 @@ outbox.addEventListener("sent", ({ detail: { answer } }) => {
 });
 outbox.addEventListener("refused", ({ detail: { entry, error } }) => {
   errorEl.textContent = `Not saved (${entry.op} ${describe(entry)}): ${error.message}`;
+  outbox.keep(entry, error);
 });
 // Back in touch with the server: send what waits.
 live.addEventListener("connected", () => outbox.flush());

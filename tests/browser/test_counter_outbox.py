@@ -162,10 +162,18 @@ def test_a_refused_change_shows_its_error_and_leaves_the_outbox(server, context)
     expect(waiting_line(page)).to_be_hidden()
     expect(pending_rows(page)).to_have_count(0)
     expect(page.get_by_label("Counter value")).to_have_text("2147483647")
-    # Not tried again: nothing is left to send after a reload either.
+    # Kept in view, in every tab, until dismissed; never tried again.
+    refused = page.locator("[data-history] li.refused")
+    expect(refused.locator(".change")).to_have_text(["+1"])
+    expect(refused.locator(".who")).to_contain_text("not saved: ")
+    other_tab = open_counter(context, server, "outbox-refused")
+    expect(other_tab.locator("[data-history] li.refused .change")).to_have_text(["+1"])
     page.reload()
     connected(page)
     expect(waiting_line(page)).to_be_hidden()
+    page.get_by_role("button", name="Dismiss: increment +1 not saved").click()
+    expect(page.locator("[data-history] li.refused")).to_have_count(0)
+    expect(other_tab.locator("[data-history] li.refused")).to_have_count(0)
     assert stored(server, "outbox-refused") == {"value": 2147483647, "operationCount": 1}
 
 

@@ -25,6 +25,7 @@ as any sign-out without a live credential is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,6 +37,7 @@ from graphql import FieldNode, OperationType
 from app.api.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED
 from app.api.execution import GraphQLRequest, Prepared, RequestFailure
 from app.api.schema import type_summaries
+from app.ids import to_global_id
 from app.models.auth_token import AuthToken
 from app.web.auth import CookieSession, InvalidCredential, build_context, presented_credential
 from app.web.base import BaseHandler
@@ -270,6 +272,10 @@ class GraphQLHandler(BoundedBody, BaseHandler):
         if isinstance(prepared, RequestFailure):
             self.reply(prepared)
             return
+        mismatch = self.not_the_expected_viewer(request.extensions)
+        if mismatch is not None:
+            self.fail(401, mismatch, code=UNAUTHENTICATED)
+            return
         if prepared.kind is OperationType.MUTATION and not allow_mutations:
             self.set_header("Allow", "POST")
             self.fail(405, "Mutations need POST; GET may only run queries.")
@@ -282,6 +288,25 @@ class GraphQLHandler(BoundedBody, BaseHandler):
             )
             return
         self.reply(await self.execute(prepared, request))
+
+    def not_the_expected_viewer(self, extensions: Mapping[str, Any] | None) -> str | None:
+        """Why the request is refused when it names the account it was made
+        by (`extensions.expectedViewer`: a User id, or null for a visitor
+        not signed in) and the session it came with is another's; None
+        otherwise. The pages' outboxes name it: a change made by one account
+        and sent later, from a tab left open while another account signed
+        in on the same browser, must not be made as that other account."""
+        if not extensions or "expectedViewer" not in extensions:
+            return None
+        expected = extensions["expectedViewer"]
+        actual = None if self.credential is None else to_global_id("User", self.credential.user_id)
+        if expected == actual:
+            return None
+        return (
+            "This change was made by another account than the one signed in now "
+            "(extensions.expectedViewer); nothing was changed. Sign in as that "
+            "account to send it."
+        )
 
     async def execute(
         self, prepared: Prepared, request: GraphQLRequest

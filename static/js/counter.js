@@ -6,7 +6,7 @@ import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } fro
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
-import { Outbox, renderedKeyWindow } from "./outbox.js";
+import { Outbox, madeByAnotherAccount, renderedKeyWindow } from "./outbox.js";
 import { showWatching } from "./watching.js";
 import { followButton } from "./follow.js";
 import { showNotifications } from "./notifications.js";
@@ -15,6 +15,8 @@ const root = document.querySelector("[data-counter]");
 const name = root.dataset.counter;
 // The signed-in viewer's username (undefined when anonymous): "you" among the watchers.
 const viewer = root.dataset.viewer;
+// The viewer's User id; null for a visitor not signed in.
+const viewerId = root.dataset.viewerId ?? null;
 const valueEl = root.querySelector("[aria-label='Counter value']");
 const errorEl = root.querySelector("[data-error]");
 const amountEl = root.querySelector("input[name=amount]");
@@ -239,10 +241,17 @@ const MUTATIONS = {
 
 // One change from the outbox, with its key: sent again after a lost
 // answer, the server answers as the first time and changes nothing.
+// Each names the account it was made by (or none): sent under another
+// session it is refused and waits, and the page is loaded again as it.
 async function sendChange(entry) {
   const [field, query] = MUTATIONS[entry.op];
-  const data = await graphql(query, { name, n: entry.n, key: entry.key });
-  return data[field];
+  try {
+    const data = await graphql(query, { name, n: entry.n, key: entry.key }, { expectedViewer: viewerId });
+    return data[field];
+  } catch (error) {
+    if (madeByAnotherAccount(error)) setTimeout(() => location.reload());
+    throw error;
+  }
 }
 
 // A waiting change in words, as the history says them.
@@ -254,7 +263,9 @@ function describe(entry) {
   return "reset to 0";
 }
 
-const outbox = new Outbox(`counter:${encodeURIComponent(name)}`, sendChange, { keyWindow: renderedKeyWindow(root) });
+// Each account's own outbox (a visitor's, not signed in, is the counter's).
+const outboxScope = viewerId ? `counter-of:${viewerId}:${encodeURIComponent(name)}` : `counter:${encodeURIComponent(name)}`;
+const outbox = new Outbox(outboxScope, sendChange, { keyWindow: renderedKeyWindow(root) });
 
 // What waits to be sent: a line under the buttons, and rows on top of the
 // history marked as waiting (newest first, like the history).

@@ -24,14 +24,16 @@ export function isNetworkMessage(text) {
   return text === OFFLINE_MESSAGE || text === UNREACHABLE_MESSAGE;
 }
 
-export async function graphql(query, variables = {}) {
+// `extensions`: the request's GraphQL extensions, such as expectedViewer
+// (the account a change was made by: see app/web/graphql_http.py).
+export async function graphql(query, variables = {}, extensions = undefined) {
   let response;
   try {
     response = await fetch("/graphql", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/graphql-response+json" },
       credentials: "same-origin",
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify(extensions ? { query, variables, extensions } : { query, variables }),
     });
   } catch {
     throw new NetworkError(navigator.onLine === false ? OFFLINE_MESSAGE : UNREACHABLE_MESSAGE);

@@ -60,6 +60,13 @@ export function newKey() {
 
 export const PAST_THE_WINDOW = "Not sent again: it was sent long ago without an answer, and the server may have made it then. Check, and make it again if it is missing.";
 
+// Whether `error` says the change was made by another account than the one
+// signed in now (or nobody is): it waits, and the page is loaded again, so
+// that what it shows is the current account's (whose outbox is another).
+export function madeByAnotherAccount(error) {
+  return error instanceof GraphQLRequestError && error.errors.some((each) => each.extensions?.code === "UNAUTHENTICATED");
+}
+
 // How long the server remembers a key, in ms, as the page was rendered
 // with it (`data-key-window`, in seconds).
 export function renderedKeyWindow(element) {

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.browser.conftest import refuse_changes
+from tests.browser.conftest import log_in, refuse_changes, sign_up
 from tests.processes import ServerProcess
 
 OFFLINE_NOTICED_WITHIN = 3000
@@ -236,3 +236,31 @@ def test_a_change_the_server_could_not_write_yet_waits_and_is_applied_once(serve
     expect(page.get_by_label("Counter value")).to_have_text("4", timeout=RETRIED_WITHIN)
     expect(waiting_line(page)).to_be_hidden()
     assert stored(server, "outbox-locked") == {"value": 4, "operationCount": 1}
+
+
+def test_each_account_has_its_own_counter_outbox(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "counter_owner")
+    page.goto(f"{server.url}/counters/outbox-accounts")
+    connected(page)
+    context.route("**/graphql", refuse_changes)
+    change(page, "Increment", 5)
+    expect(waiting_line(page)).to_have_text("1 change waiting to be sent")
+
+    # Signed out, the same browser's visitor neither sees nor sends it.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{server.url}/")
+    context.unroute("**/graphql", refuse_changes)
+    page.goto(f"{server.url}/counters/outbox-accounts")
+    connected(page)
+    expect(waiting_line(page)).to_be_hidden()
+    change(page, "Increment", 1)
+    expect(page.get_by_label("Counter value")).to_have_text("1")
+    assert stored(server, "outbox-accounts") == {"value": 1, "operationCount": 1}
+
+    # Its account back: it goes, as theirs.
+    log_in(page, server.url, "counter_owner")
+    page.goto(f"{server.url}/counters/outbox-accounts")
+    expect(page.get_by_label("Counter value")).to_have_text("6")
+    expect(page.locator("[data-history] li .who").first).to_have_text("counter_owner")
+    assert stored(server, "outbox-accounts") == {"value": 6, "operationCount": 2}

@@ -4,6 +4,7 @@ as their own user only, and a late refusal loses nothing that was written."""
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.sync_api import Page, Route, expect
 
@@ -306,3 +307,32 @@ def test_past_the_key_window_a_change_sent_unanswered_is_set_aside_not_made_twic
             "Sent once": (None, []),
             "Never sent": (None, []),
         }
+
+
+def test_a_tab_left_open_never_sends_its_accounts_changes_as_the_next_account(server, context):
+    stale = context.new_page()
+    sign_up(stale, server.url, "stale_owner")
+    connected(stale)
+    context.route("**/graphql", refuse_changes)
+    add_story(stale, "https://example.com/stale", "Queued in the old tab")
+    expect(waiting_note(stale)).to_have_text("1 change waiting to be sent")
+    # The old tab's socket, once closed, cannot come back (so the page is
+    # not sent to the log-in page by it): only its outbox acts below.
+    stale.route_web_socket(re.compile(r".*/graphql"), lambda socket: None)
+
+    # In another tab of the same browser, its account signs out and someone
+    # else signs in.
+    other = context.new_page()
+    other.goto(f"{server.url}/library")
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url(f"{server.url}/")
+    sign_up(other, server.url, "stale_next")
+    context.unroute("**/graphql", refuse_changes)
+
+    # The old tab tries again, under the new session: refused, it is loaded
+    # again as the account signed in now, and the change waits for its own.
+    stale.evaluate("dispatchEvent(new Event('online'))")
+    expect(stale.locator("header")).to_contain_text("stale_next")
+    expect(stale.get_by_text("Queued in the old tab")).to_have_count(0)
+    assert stored(server, "stale_next")["stories"] == {}
+    assert stored(server, "stale_owner")["stories"] == {}

@@ -134,6 +134,22 @@ async def test_a_sign_up_retry_without_the_password_is_told_only_that_the_name_i
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_sign_ups_of_a_taken_name_with_unused_keys_spend_no_sign_in_attempts(clients):
+    await signed_up(clients, "spared", "up-3")
+    unkeyed = await signed_up(clients, "spared", None, "not the password")
+    # More than the sign-in limit allows failures (app.models.throttle):
+    # each is told the name is taken, as without a key, never "too many".
+    for attempt in range(8):
+        tried = await signed_up(clients, "spared", f"guess-{attempt}", "not the password")
+        assert tried.body == unkeyed.body
+    signed_in = await clients.graphql(
+        'mutation($p: String!) { signIn(username: "spared", password: $p) { token } }',
+        {"p": PASSWORD},
+    )
+    assert "errors" not in signed_in.body, signed_in.body
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_sign_up_keys_are_each_accounts_own(clients):
     ada = answer(await signed_up(clients, "ada_own", "shared-key"), "signUp")
     bob = answer(await signed_up(clients, "bob_own", "shared-key"), "signUp")
@@ -300,11 +316,13 @@ async def test_the_same_key_for_a_different_change_is_refused_and_changes_nothin
     refused(await ask(clients, UNFOLLOW, {"n": "a", "k": "k"}, token))
     refused(await signed_in(clients, "one_key", "k"))
     refused(await ask(clients, SIGN_OUT, {"k": "k"}, token))
-    # A follow's key, for another counter, an unfollow, or a sign-up retry.
+    # A follow's key, for another counter or an unfollow.
     answer(await ask(clients, FOLLOW, {"n": "a", "k": "f"}, token), "followCounter")
     refused(await ask(clients, FOLLOW, {"n": "b", "k": "f"}, token))
     refused(await ask(clients, UNFOLLOW, {"n": "a", "k": "f"}, token))
-    refused(await signed_up(clients, "one_key", "f"))
+    # A sign-up with it is no retry of this account's sign-up: the name is
+    # taken, as a sign-up without a key is told.
+    assert "is taken" in refusal(await signed_up(clients, "one_key", "f"))["message"]
     assert await followed(clients, token) == ["a"]
     assert await works(clients, token)
     assert live_sessions("one_key") == 1

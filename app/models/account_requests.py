@@ -209,10 +209,10 @@ def signed_out_before(revoked: AuthToken, key: str) -> bool:
 async def sign_up(username: str, password: str, address: str | None, key: str) -> Session:
     """signUp with a key: the account is made once, with its session and
     the key in one transaction. When the username is taken, this may be a
-    retry: the password is verified as a sign-in's, and with the right one
-    and a key this account's sign-up kept, the answer is the account and a
-    new session (the key's earlier one revoked). Otherwise it is refused
-    as a taken username is without a key."""
+    retry: if this key made that account's sign-up, the password is
+    verified as a sign-in's, and with the right one the answer is the
+    account and a new session (the key's earlier one revoked). Otherwise it
+    is refused as a taken username is without a key."""
     check_request_key(key)
     asked = digest("signUp", {"username": username.lower()})
     try:
@@ -224,6 +224,15 @@ async def sign_up(username: str, password: str, address: str | None, key: str) -
         return Session(user, credential, token)
     except UsernameTaken as taken:
         refusal = taken
+    # A retry only if this key made this account's sign-up (within its
+    # window): otherwise the answer is the one a keyless sign-up gets, at
+    # once, and no password is tried (so no sign-in limit is spent on it).
+    # That tells whether a key was used, which a random key keeps to its
+    # client.
+    owner = User.by_username(username)
+    kept = None if owner is None else _kept(owner.id, key)
+    if kept is None or kept.asked != asked:
+        raise refusal
     try:
         user = await User.authenticate(username, password, address)
     except Unauthenticated:

@@ -9,10 +9,10 @@ renew it: the window is about how long a client may go on retrying one
 change, not about how often it does. Past the window the key is
 forgotten: the change path treats it as never seen and a retry with it is
 a new change. A forgotten key may still be stored until the next prune
-(app.application runs `CounterOperation.forget_request_keys` and
-`library_requests.forget` periodically), so both change paths decide by
-time, not by whether a row is there, and the prune only keeps the storage
-bounded.
+(app.application runs `CounterOperation.forget_request_keys`,
+`library_requests.forget` and `account_requests.forget` periodically), so
+every change path decides by time, not by whether a row is there, and the
+prune only keeps the storage bounded.
 
 The window is module state, installed by `make_app` (`remember_for`), so
 that the hot path of a counter change reads it without a query.

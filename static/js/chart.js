@@ -84,8 +84,7 @@ export class LiveChart {
     return Math.max(200, Math.floor(this.plotEl.clientWidth || this.figure.clientWidth || 300));
   }
 
-  // A flat line still gets room above and below; zero stays in sight for
-  // quantities that cannot go negative.
+  // The time scale's range: a minute around a lone point (see the scale).
   xRange(xs, min, max) {
     const first = xs?.[0];
     const last = xs?.[xs.length - 1];
@@ -93,6 +92,8 @@ export class LiveChart {
     return min === max ? [min - 30, max + 30] : [min, max];
   }
 
+  // A flat line still gets room above and below; zero stays in sight for
+  // quantities that cannot go negative.
   yRange(min, max) {
     if (min === null || max === null) return [0, 1];
     if (min === max) return this.options.zeroBased && min >= 0 ? [0, max + 1] : [min - 1, max + 1];

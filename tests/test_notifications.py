@@ -141,6 +141,20 @@ async def test_followed_by_viewer_says_whether_the_viewer_follows_and_is_null_si
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_followed_by_viewer_is_null_in_subscription_events(clients):
+    token = await sign_up(clients, "subscribed_ada")
+    await clients.data('mutation { followCounter(name: "fanned") { name } }', token=token)
+    socket = await open_graphql_socket(clients)
+    await socket.init({"token": token})
+    await socket.subscribe(
+        "1", 'subscription { counter(name: "fanned") { value metadata { followedByViewer } } }'
+    )
+    await clients.data('mutation { incrementCounter(name: "fanned") { value } }')
+    payload = await socket.next_payload("1")
+    assert payload["data"] == {"counter": {"value": 1, "metadata": {"followedByViewer": None}}}
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_following_needs_a_signed_in_user(clients):
     for query, variables in ((FOLLOW, {"n": "x"}), (UNFOLLOW, {"n": "x"}), (FOLLOWING, None)):
         reply = await clients.graphql(query, variables)

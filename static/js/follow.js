@@ -26,7 +26,12 @@ export function followButton(form, { name, viewer, errorEl }) {
   // is sent with the same key, so the server makes it once whatever
   // happened meanwhile.
   let unanswered = null;
-  tabs?.addEventListener("message", ({ data }) => show(data.following));
+  tabs?.addEventListener("message", ({ data }) => {
+    // Another tab's answer: a press after it is a new change, not a retry
+    // of one from before it (whose key the server would answer as then).
+    unanswered = null;
+    show(data.following);
+  });
   form.addEventListener("submit", async (submit) => {
     submit.preventDefault();
     // aria-disabled, not disabled: the button keeps the keyboard's focus.

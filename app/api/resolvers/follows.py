@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLResolveInfo
+from graphql import GraphQLResolveInfo, OperationType
 
 from app.api.pagination import check_first, connection, cursor_row_key, decode_cursor, encode_cursor
 from app.api.resolvers.base import Context
@@ -55,9 +55,11 @@ def following(
 def followed_by_viewer(source: CounterLike, info: GraphQLResolveInfo) -> bool | None:
     """Counter.followedByViewer: one lookup per counter asked about (a
     list of 100 asks 100, each one index probe); null when signed out,
-    since a signed-out viewer follows nothing and cannot."""
+    since a signed-out viewer follows nothing and cannot; null in a
+    subscription's events, which would otherwise cost a lookup per
+    subscriber per event in the middle of a fan-out."""
     context: Context = info.context
-    if context.viewer is None:
+    if context.viewer is None or info.operation.operation is OperationType.SUBSCRIPTION:
         return None
     return CounterFollow.follows(context.viewer, source.name)
 

@@ -25,8 +25,8 @@ from app.clock import utcnow
 from app.config import PROJECT_ROOT, Settings
 from app.ids import to_global_id
 from app.metrics_samples import SAMPLE_EVERY_SECONDS, MetricsSamples
-from app.models import account_requests, library_requests, request_keys, stream, throttle
-from app.models.counter import CounterOperation
+from app.models import request_keys, stream, throttle
+from app.models.request_key_prune import prune_request_keys
 from app.protocols.graphql_sse import Reservations
 from app.realtime import writer
 from app.realtime.backends import make_realtime
@@ -97,30 +97,13 @@ def _sample_metrics_every_second() -> tuple[MetricsSamples, PeriodicCallback]:
     return samples, sampler
 
 
-#: Request keys cleared or deleted per transaction by the prune: a batch
-#: holds the loop (SQLite) or the database thread for a few milliseconds
-#: (500 took 6-7 ms on SQLite, commit included, from a log of 50,000).
-PRUNE_BATCH = 200
-
-
 def _prune_request_keys_every(seconds: float) -> PeriodicCallback:
-    """Keys past their window (app.models.request_keys) pruned from time to
-    time, so that their storage holds about one window's keys: cleared from
-    the counter log (the operations stay), deleted from the library's and
-    the accounts'. A batch per transaction, in the batches of changes
-    (app.db.in_write_batch), until a batch comes back short; every process
-    prunes, and a row two of them go for is simply pruned once."""
+    """Keys past their window pruned from time to time
+    (app.models.request_key_prune)."""
 
     async def prune() -> None:
-        before = request_keys.cutoff(utcnow())
         try:
-            for forget in (
-                CounterOperation.forget_request_keys,
-                library_requests.forget,
-                account_requests.forget,
-            ):
-                while await db.in_write_batch(forget, before, PRUNE_BATCH) == PRUNE_BATCH:
-                    pass
+            await prune_request_keys(utcnow())
         except Exception:
             log.exception("pruning forgotten request keys failed; will try again")
 

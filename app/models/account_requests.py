@@ -2,10 +2,10 @@
 unfollowCounter sent with a key of the client's own (`clientMutationId`).
 
 A key is its account's: one row per (user, key), with what the change
-asked (its mutation and arguments, digested as app.models.library_requests
-does; never a password) so that the same key for another change is
-refused. The unique index is what a retry looks the key up by, and what
-makes two retries racing on two processes unable to both apply: the key is
+asked (its mutation and arguments, digested by `request_keys.digest`;
+never a password) so that the same key for another change is refused.
+The unique index is what a retry looks the key up by, and what makes two
+retries racing on two processes unable to both apply: the key is
 claimed by inserting its row in the change's own transaction, and whoever
 inserts second waits for the first to commit (PostgreSQL; SQLite writes
 one at a time) and finds the row. `created_at` is the key's first use: the
@@ -57,8 +57,7 @@ from app.models import request_keys
 from app.models.auth_token import AuthToken
 from app.models.base import BaseModel
 from app.models.errors import DomainError, InvalidInput, Unauthenticated, Unavailable
-from app.models.library_requests import digest
-from app.models.request_keys import check_request_key
+from app.models.request_keys import check_request_key, digest
 from app.models.user import User, UsernameTaken
 
 #: Times a keyed sign-in tries to keep its credential as the key's answer

@@ -22,12 +22,10 @@ their window, a batch at a time, so the table holds about one window's keys.
 
 from __future__ import annotations
 
-import hashlib
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 import peewee
 
 from app.clock import utcnow
@@ -55,13 +53,6 @@ class Answered(Exception):
 
 
 _request: ContextVar[Request | None] = ContextVar("library_request", default=None)
-
-
-def digest(operation: str, arguments: dict[str, object]) -> str:
-    """What a change asks for, in 32 hex digits: the same arguments in any
-    order digest alike."""
-    text = orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(text).hexdigest()[:32]
 
 
 def asking(key: str, asked: str) -> Token[Request | None]:

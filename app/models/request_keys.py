@@ -20,8 +20,10 @@ that the hot path of a counter change reads it without a query.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
+import orjson
 import peewee
 
 from app.db import database
@@ -29,6 +31,13 @@ from app.models.errors import InvalidInput
 
 #: A request key is the client's own name for one change (a UUID, say).
 MAX_REQUEST_KEY = 100
+
+
+def digest(operation: str, arguments: dict[str, object]) -> str:
+    """What a change asks for, in 32 hex digits: the same arguments in any
+    order digest alike."""
+    text = orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(text).hexdigest()[:32]
 
 
 def check_request_key(key: object) -> str:

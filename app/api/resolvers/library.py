@@ -21,7 +21,7 @@ from app.api.pagination import (
 from app.api.resolvers.base import Context
 from app.events import StoryData, TagData
 from app.ids import from_global_id, row_key, to_global_id
-from app.models import library_requests
+from app.models import library_requests, request_keys
 from app.models.errors import InvalidInput, NotFound, Unauthenticated
 from app.models.library import Story, Tag
 from app.models.user import User
@@ -162,7 +162,7 @@ def _once(
 ) -> T:
     if key is None:
         return change()
-    token = library_requests.asking(key, library_requests.digest(operation, arguments))
+    token = library_requests.asking(key, request_keys.digest(operation, arguments))
     owner_id = viewer_of(info).id
     try:
         library_requests.answer_before(owner_id)

@@ -543,7 +543,23 @@ live.subscribe("subscription { libraryPresence { tabs devices { label } } }", {}
 // Others' changes to the counters the viewer follows, as toasts.
 showNotifications(live);
 // Back in touch with the server: send what waits.
-live.addEventListener("connected", () => outbox.flush());
+// A socket connects with the browser's session as it is now: if another
+// account signed in meanwhile (in another tab), this page is that
+// account's no more, and is loaded again as the account signed in now
+// (its outbox, which is the old account's, waits for it). Asked on the
+// socket itself, whose session is the one its events come by.
+function checkTheViewer() {
+  live.subscribe("query { viewer { id } }", {}, {
+    next: (payload) => {
+      if (payload.data && payload.data.viewer?.id !== root.dataset.user) location.reload();
+    },
+  });
+}
+
+live.addEventListener("connected", () => {
+  checkTheViewer();
+  outbox.flush();
+});
 addEventListener("online", () => outbox.flush());
 outbox.flush();
 live.connect();

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import log_in, refuse_changes, sign_up
 from tests.browser.test_library_pages import add_story
@@ -139,12 +139,19 @@ def test_a_change_whose_answer_was_lost_waits_across_a_reload_and_applies_once(s
     connected(page)
     keys: list[str] = []
 
+    def change_key(request: Request) -> str | None:
+        """The key of a change the page sends (its queries carry none)."""
+        if request.method != "POST":
+            return None
+        return json.loads(request.post_data or "{}").get("variables", {}).get("k")
+
     def apply_then_drop(route: Route) -> None:
         # The real server applies the change; the page never hears back.
-        if route.request.method != "POST":
+        key = change_key(route.request)
+        if key is None:
             route.continue_()
             return
-        keys.append(json.loads(route.request.post_data or "{}")["variables"]["k"])
+        keys.append(key)
         route.fetch()
         route.abort("connectionreset")
 
@@ -161,13 +168,7 @@ def test_a_change_whose_answer_was_lost_waits_across_a_reload_and_applies_once(s
     expect(outbox(page).locator("li.pending .what")).to_have_text(["Add story “Answer lost”"])
 
     context.unroute("**/graphql", apply_then_drop)
-    page.on(
-        "request",
-        lambda request: (
-            request.method == "POST"
-            and keys.append(json.loads(request.post_data or "{}")["variables"]["k"])
-        ),
-    )
+    page.on("request", lambda request: (key := change_key(request)) and keys.append(key))
     expect(outbox(page)).to_be_hidden(timeout=RETRIED_WITHIN)
     expect(page.locator(".story-title")).to_have_text(["Answer lost"])
     assert len(keys) >= 2
@@ -336,3 +337,20 @@ def test_a_tab_left_open_never_sends_its_accounts_changes_as_the_next_account(se
     expect(stale.get_by_text("Queued in the old tab")).to_have_count(0)
     assert stored(server, "stale_next")["stories"] == {}
     assert stored(server, "stale_owner")["stories"] == {}
+
+
+def test_a_library_tab_reconnecting_as_another_account_is_loaded_again_as_it(server, context):
+    old = context.new_page()
+    sign_up(old, server.url, "first_reader")
+    connected(old)
+    add_story(old, "https://example.com/first", "First reader's story")
+    # Another account signs in, in another tab of the same browser.
+    other = context.new_page()
+    sign_up(other, server.url, "second_reader")
+    add_story(other, "https://example.com/second", "Second reader's story")
+    # The old tab's socket reconnects, now with the second account's session.
+    old.bring_to_front()
+    old.evaluate("dispatchEvent(new Event('offline'))")
+    old.evaluate("dispatchEvent(new Event('online'))")
+    expect(old.locator("header")).to_contain_text("second_reader")
+    expect(old.locator(".story-title")).to_have_text(["Second reader's story"])

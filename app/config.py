@@ -129,6 +129,19 @@ def _seconds(name: str, text: str) -> float:
     return value
 
 
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    """The environment's whole number `name`, or `default` when unset; a
+    value that is no whole number (an empty PORT=, say) is said in words,
+    not as a traceback."""
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number; it is {text!r}.") from None
+
+
 def load_settings(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -137,7 +150,7 @@ def load_settings(
     defaults = Settings()
     parser = OptionParser()
     parser.define("host", default=env.get("HOST", ""), help="interface to bind")
-    parser.define("port", type=int, default=int(env.get("PORT", defaults.port)))
+    parser.define("port", type=int, default=_whole(env, "PORT", defaults.port))
     parser.define("database_url", default=env.get("DATABASE_URL", ""))
     parser.define(
         "sqlite_synchronous",
@@ -151,7 +164,7 @@ def load_settings(
     parser.define("metrics_token", default=env.get("METRICS_TOKEN", ""))
     parser.define("trust_proxy", type=bool, default=_bool(env.get("TRUST_PROXY", "")))
     parser.define(
-        "history_size", type=int, default=int(env.get("HISTORY_SIZE", defaults.history_size))
+        "history_size", type=int, default=_whole(env, "HISTORY_SIZE", defaults.history_size)
     )
     parser.define(
         "history_ttl", type=float, default=float(env.get("HISTORY_TTL", defaults.history_ttl))
@@ -172,7 +185,7 @@ def load_settings(
     parser.define(
         "presence_members",
         type=int,
-        default=int(env.get("PRESENCE_MEMBERS", defaults.presence_members)),
+        default=_whole(env, "PRESENCE_MEMBERS", defaults.presence_members),
     )
     parser.define(
         "request_key_window",

@@ -117,3 +117,10 @@ def test_sqlite_durability_is_normal_unless_full_is_asked_for():
     assert load_settings([], {"SQLITE_SYNCHRONOUS": "FULL"}).sqlite_synchronous == "full"
     with pytest.raises(SettingsError, match=r"SQLITE_SYNCHRONOUS must be normal .* or full"):
         load_settings([], {"SQLITE_SYNCHRONOUS": "off"})
+
+
+@pytest.mark.parametrize("name", ["PORT", "HISTORY_SIZE", "PRESENCE_MEMBERS"])
+@pytest.mark.parametrize("value", ["", "eight", "8.5"])
+def test_a_whole_number_setting_that_is_not_one_is_said_in_words(name, value):
+    with pytest.raises(SettingsError, match=f"{name} must be a whole number; it is '{value}'"):
+        load_settings([], {name: value})

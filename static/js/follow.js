@@ -5,13 +5,15 @@
 // whose followedByViewer is the state it shows. Other tabs of this browser
 // on the same counter and viewer hear of it (a BroadcastChannel) and show
 // it too; a tab elsewhere shows it once reloaded.
-import { graphql } from "./graphql.js";
+import { NetworkError, graphql } from "./graphql.js";
 import { newKey } from "./outbox.js";
 
 const CHANGES = {
   true: ["followCounter", "mutation($name: String!, $key: String) { followCounter(name: $name, clientMutationId: $key) { followedByViewer } }"],
   false: ["unfollowCounter", "mutation($name: String!, $key: String) { unfollowCounter(name: $name, clientMutationId: $key) { followedByViewer } }"],
 };
+
+const NO_ANSWER = "No answer from the server: it may or may not have taken this. Press again to make sure.";
 
 // `form`: the button's form; `errorEl`: where a refusal is said in words.
 export function followButton(form, { name, viewer, errorEl }) {
@@ -48,7 +50,9 @@ export function followButton(form, { name, viewer, errorEl }) {
       tabs?.postMessage({ following });
     } catch (error) {
       unanswered = error.errors ? null : { wanted, key }; // refused: a next press is a new one
-      errorEl.textContent = error.message;
+      // No answer: the server may have made it or not; pressing again
+      // (with the same key) settles it either way.
+      errorEl.textContent = error instanceof NetworkError ? NO_ANSWER : error.message;
     } finally {
       button.removeAttribute("aria-disabled");
     }

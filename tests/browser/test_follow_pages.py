@@ -210,3 +210,36 @@ def test_after_unfollowing_others_changes_are_not_told(server, context, other_co
     change(bob, "Increment", 1)
     expect(alice.get_by_label("Counter value")).to_have_text("2")
     expect_no_more_toasts(library, told)
+
+
+def test_a_follow_whose_answer_was_lost_says_so_and_a_second_press_follows_once(server, context):
+    page = context.new_page()
+    sign_up(page, server.url, "lost_follower")
+    page.goto(f"{server.url}/counters/lost-follow")
+    connected(page)
+    keys: list[str] = []
+
+    def apply_then_drop(route: Route) -> None:
+        # The real server follows; the page never hears back.
+        keys.append(route.request.post_data_json["variables"]["key"])
+        route.fetch()
+        route.abort("connectionreset")
+
+    page.route("**/graphql", apply_then_drop)
+    follow_button(page).click()
+    expect(page.locator("[data-error]")).to_contain_text("may or may not have taken this")
+    expect(follow_button(page)).to_have_attribute("aria-pressed", "false")
+    page.unroute("**/graphql", apply_then_drop)
+
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and keys.append(r.post_data_json["variables"]["key"]),
+    )
+    follow_button(page).click()
+    expect(follow_button(page)).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("[data-error]")).to_have_text("")
+    # The same change, sent again with its key.
+    assert len(keys) == 2, keys
+    assert keys[0] == keys[1], keys
+    page.reload()
+    expect(follow_button(page)).to_have_attribute("aria-pressed", "true")

@@ -119,6 +119,16 @@ class HomeHandler(PageHandler):
         self.render_page("index.html")
 
 
+def _bad_name(handler: PageHandler, name: str) -> bool:
+    """Whether `name` is no counter's name; if so, the page says why (400)."""
+    try:
+        check_name(name)
+    except DomainError as error:
+        handler.render_page("error.html", status=400, reason=str(error), status_code=400)
+        return True
+    return False
+
+
 class CountersPageHandler(PageHandler):
     async def get(self) -> None:
         name = self.get_query_argument("name", None)
@@ -136,10 +146,7 @@ class CountersPageHandler(PageHandler):
 
 class CounterPageHandler(PageHandler):
     async def get(self, name: str) -> None:
-        try:
-            check_name(name)
-        except DomainError as error:
-            self.render_page("error.html", status=400, reason=str(error), status_code=400)
+        if _bad_name(self, name):
             return
         # A counter's offset is its operation count: the rendered one is
         # exactly the position of what the page shows.
@@ -164,10 +171,7 @@ class CounterPageHandler(PageHandler):
 
     async def post(self, name: str) -> None:
         """The buttons without JavaScript: one change, then back to the page."""
-        try:
-            check_name(name)
-        except DomainError as error:
-            self.render_page("error.html", status=400, reason=str(error), status_code=400)
+        if _bad_name(self, name):
             return
         op = self.get_body_argument("op", "")
         if op not in OPERATION_TYPES:
@@ -193,10 +197,7 @@ class CounterFollowPageHandler(PageHandler):
 
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
-        try:
-            check_name(name)
-        except DomainError as error:
-            self.render_page("error.html", status=400, reason=str(error), status_code=400)
+        if _bad_name(self, name):
             return
         wanted = self.get_body_argument("follow", "") == "1"
         change = CounterFollow.follow if wanted else CounterFollow.unfollow

@@ -45,6 +45,7 @@ from app.protocols.graphql_ws import (
     MAX_OPERATIONS,
     MAX_RESULT_BYTES,
     LiveOperation,
+    RunningOperations,
     relay,
     too_large,
 )
@@ -121,24 +122,12 @@ class Transport(Protocol):
         """Ends the response; the stream's `closed` follows."""
 
 
-class EventStream:
+class EventStream(RunningOperations):
     """One event stream and its running operations. `single` says the
     mode: in distinct mode it runs one operation, under the id "", and
     ends after it."""
 
-    __slots__ = (
-        "_settled",
-        "done",
-        "operations",
-        "owner",
-        "single",
-        "stopping",
-        "subscribed",
-        "token",
-        "transport",
-        "waiting",
-        "waiting_bytes",
-    )
+    __slots__ = ("done", "owner", "single", "token", "transport", "waiting", "waiting_bytes")
 
     def __init__(
         self,
@@ -147,22 +136,17 @@ class EventStream:
         owner: int | None = None,
         token: str = "",
     ) -> None:
+        super().__init__()
         self.single = single
         self.transport = transport
         #: The user who reserved it (None: anonymous); only they may use it.
         self.owner = owner
         self.token = token
-        self.operations: dict[str, asyncio.Task[None]] = {}
-        #: Ids of the operations that are running subscriptions.
-        self.subscribed: set[str] = set()
         #: Events written before the stream's `GET` arrived.
         self.waiting: list[bytes] = []
         self.waiting_bytes = 0
-        #: Closing for a restart: no operation is started any more.
-        self.stopping = False
         #: Ended: nothing more is sent, nothing more started.
         self.done = False
-        self._settled: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------ writing
 
@@ -242,12 +226,6 @@ class EventStream:
             return
         self._write(message)  # type: ignore[arg-type]
 
-    def joined(self, op_id: str) -> None:
-        """The operation `op_id` is a running subscription from now on."""
-        self.subscribed.add(op_id)
-        if self._settled is not None and not self._settled.done():
-            self._settled.set_result(None)
-
     async def _run(self, op_id: str, results: AsyncIterator[dict[str, Any]]) -> None:
         await relay(
             self,
@@ -273,18 +251,6 @@ class EventStream:
         self.end()  # a distinct stream carries one operation
 
     # ------------------------------------------------------------ closing
-
-    async def finish_requests(self) -> None:
-        """Starts no more operations and waits until the queries and
-        mutations running have sent their results (as the socket does on
-        a restart: a change made is never left unanswered)."""
-        self.stopping = True
-        while running := [
-            task for op_id, task in self.operations.items() if op_id not in self.subscribed
-        ]:
-            self._settled = asyncio.get_running_loop().create_future()
-            await asyncio.wait([*running, self._settled], return_when=asyncio.FIRST_COMPLETED)
-        self._settled = None
 
     def end(self) -> None:
         """Ends the stream from this side (its operations stop)."""

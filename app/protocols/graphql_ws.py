@@ -209,16 +209,46 @@ BUG_ERRORS: list[dict[str, Any]] = [
 ]
 
 
-class Running(Protocol):
-    """A session that runs operations by id: this protocol's, or
-    app.protocols.graphql_sse's."""
+class RunningOperations:
+    """The operations a session runs by id, this protocol's socket or
+    app.protocols.graphql_sse's event stream: which of them are running
+    subscriptions, and, closing for a restart, the wait for the others."""
 
-    operations: dict[str, asyncio.Task[None]]
-    subscribed: set[str]
+    __slots__ = ("_settled", "operations", "stopping", "subscribed")
+
+    def __init__(self) -> None:
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        #: Ids of the operations that are running subscriptions (the rest
+        #: are queries and mutations on their way to a result).
+        self.subscribed: set[str] = set()
+        #: Closing for a restart: no operation is started any more.
+        self.stopping = False
+        #: While stopping: done when an operation becomes a subscription.
+        self._settled: asyncio.Future[None] | None = None
+
+    def joined(self, op_id: str) -> None:
+        """The operation `op_id` is a running subscription from now on."""
+        self.subscribed.add(op_id)
+        if self._settled is not None and not self._settled.done():
+            self._settled.set_result(None)
+
+    async def finish_requests(self) -> None:
+        """Starts no more operations and waits until the queries and
+        mutations running have sent their results (subscriptions never
+        finish: not waited for), so that a change made is never left
+        unanswered by a restart."""
+        self.stopping = True
+        while running := [
+            task for op_id, task in self.operations.items() if op_id not in self.subscribed
+        ]:
+            # Each ends, or turns out to be a subscription (joins its group).
+            self._settled = asyncio.get_running_loop().create_future()
+            await asyncio.wait([*running, self._settled], return_when=asyncio.FIRST_COMPLETED)
+        self._settled = None
 
 
 async def relay(
-    session: Running,
+    session: RunningOperations,
     op_id: str,
     results: AsyncIterator[dict[str, Any]],
     frame: Callable[[dict[str, Any]], bytes],
@@ -305,30 +335,15 @@ def fit_reason(reason: str) -> str:
     return encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
-class Session:
+class Session(RunningOperations):
     # One per socket, alive as long as it is.
-    __slots__ = (
-        "_settled",
-        "application",
-        "operations",
-        "state",
-        "stopping",
-        "subscribed",
-        "transport",
-    )
+    __slots__ = ("application", "state", "transport")
 
     def __init__(self, transport: Transport, application: Application) -> None:
+        super().__init__()
         self.transport = transport
         self.application = application
         self.state = State.AWAITING_INIT
-        self.operations: dict[str, asyncio.Task[None]] = {}
-        #: Ids of the operations that are running subscriptions (the rest
-        #: are queries and mutations on their way to a result).
-        self.subscribed: set[str] = set()
-        #: Closing for a restart: no operation is started any more.
-        self.stopping = False
-        #: While stopping: done when an operation becomes a subscription.
-        self._settled: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------- receiving
 
@@ -469,26 +484,6 @@ class Session:
             complete=lambda: self.transport.send({"id": op_id, "type": "complete"}),
             fail=lambda errors: self.send_error(op_id, errors),
         )
-
-    async def finish_requests(self) -> None:
-        """Starts no more operations and waits until the queries and
-        mutations running have sent their results (subscriptions never
-        finish: not waited for), so that a change made is never left
-        unanswered by a restart."""
-        self.stopping = True
-        while running := [
-            task for op_id, task in self.operations.items() if op_id not in self.subscribed
-        ]:
-            # Each ends, or turns out to be a subscription (joins its group).
-            self._settled = asyncio.get_running_loop().create_future()
-            await asyncio.wait([*running, self._settled], return_when=asyncio.FIRST_COMPLETED)
-        self._settled = None
-
-    def joined(self, op_id: str) -> None:
-        """The operation `op_id` is a running subscription from now on."""
-        self.subscribed.add(op_id)
-        if self._settled is not None and not self._settled.done():
-            self._settled.set_result(None)
 
     def send_error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         self.transport.send({"id": op_id, "type": "error", "payload": errors})

@@ -28,6 +28,18 @@ def open_page(context: BrowserContext, url: str, toasts: bool = True) -> Page:
     return page
 
 
+def signed_up_following(
+    context: BrowserContext, server: ServerProcess, username: str, counter: str
+) -> Page:
+    """A new user's page on `counter`, which they follow from it."""
+    page = context.new_page()
+    sign_up(page, server.url, username)
+    page.goto(f"{server.url}/counters/{counter}")
+    follow_button(page).click()
+    expect(follow_button(page)).to_have_attribute("aria-pressed", "true")
+    return page
+
+
 def toasts(page: Page) -> list[str]:
     return page.evaluate("window.toldToasts")
 
@@ -126,11 +138,7 @@ def test_signed_out_the_page_offers_to_sign_in_to_follow(server, context):
 def test_others_changes_to_a_followed_counter_are_toasts_on_the_followers_pages(
     server: ServerProcess, context, other_context, third_context
 ):
-    alice = context.new_page()
-    sign_up(alice, server.url, "follower")
-    alice.goto(f"{server.url}/counters/headlines")
-    follow_button(alice).click()
-    expect(follow_button(alice)).to_have_attribute("aria-pressed", "true")
+    alice = signed_up_following(context, server, "follower", "headlines")
     record_toasts(alice)
     library = open_page(context, f"{server.url}/library")
     counters = open_page(context, f"{server.url}/counters")
@@ -167,11 +175,7 @@ def test_others_changes_to_a_followed_counter_are_toasts_on_the_followers_pages(
 def test_a_burst_of_notifications_is_one_toast_with_the_count(
     server: ServerProcess, context, other_context
 ):
-    alice = context.new_page()
-    sign_up(alice, server.url, "away")
-    alice.goto(f"{server.url}/counters/busy")
-    follow_button(alice).click()
-    expect(follow_button(alice)).to_have_attribute("aria-pressed", "true")
+    alice = signed_up_following(context, server, "away", "busy")
     library = open_page(context, f"{server.url}/library")
     bob = other_context.new_page()
     sign_up(bob, server.url, "busy_bob")
@@ -191,11 +195,7 @@ def test_a_burst_of_notifications_is_one_toast_with_the_count(
 
 
 def test_after_unfollowing_others_changes_are_not_told(server, context, other_context):
-    alice = context.new_page()
-    sign_up(alice, server.url, "fickle")
-    alice.goto(f"{server.url}/counters/passing")
-    follow_button(alice).click()
-    expect(follow_button(alice)).to_have_attribute("aria-pressed", "true")
+    alice = signed_up_following(context, server, "fickle", "passing")
     library = open_page(context, f"{server.url}/library")
     bob = other_context.new_page()
     sign_up(bob, server.url, "still_here")

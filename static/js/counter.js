@@ -6,7 +6,7 @@ import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } fro
 import { formatDateTime, formatTime, h, toast } from "./dom.js";
 import { LiveChart } from "./chart.js";
 import { WINDOWS, fetchWindow } from "./counter-window.js";
-import { Outbox, madeByAnotherAccount, renderedKeyWindow } from "./outbox.js";
+import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { showWatching } from "./watching.js";
 import { followButton } from "./follow.js";
 import { showNotifications } from "./notifications.js";
@@ -242,16 +242,12 @@ const MUTATIONS = {
 // One change from the outbox, with its key: sent again after a lost
 // answer, the server answers as the first time and changes nothing.
 // Each names the account it was made by (or none): sent under another
-// session it is refused and waits, and the page is loaded again as it.
+// session it is refused and waits (outbox.js), and the page is loaded
+// again as it.
 async function sendChange(entry) {
   const [field, query] = MUTATIONS[entry.op];
-  try {
-    const data = await graphql(query, { name, n: entry.n, key: entry.key }, { expectedViewer: viewerId });
-    return data[field];
-  } catch (error) {
-    if (madeByAnotherAccount(error)) setTimeout(() => location.reload());
-    throw error;
-  }
+  const data = await graphql(query, { name, n: entry.n, key: entry.key }, { expectedViewer: viewerId });
+  return data[field];
 }
 
 // A waiting change in words, as the history says them.

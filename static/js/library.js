@@ -24,7 +24,7 @@
 import { graphql } from "./graphql.js";
 import { LiveConnection, oneAtATime, renderedPosition, showConnectionState } from "./live.js";
 import { formatDateTime, h } from "./dom.js";
-import { Outbox, madeByAnotherAccount, renderedKeyWindow } from "./outbox.js";
+import { Outbox, renderedKeyWindow } from "./outbox.js";
 import { clearFieldErrors, fromServer, showFieldErrors } from "./form-errors.js";
 import { EditForm } from "./library-edit.js";
 import { LibraryState, PAGE, byName } from "./library-state.js";
@@ -99,16 +99,11 @@ function readRendered() {
 // One change from the outbox, with its key: sent again after a lost
 // answer, the server answers as the first time and changes nothing.
 // Each names the account it was made by: sent under another's session (a
-// tab left open while someone else signed in), it is refused and waits, and
-// the page is loaded again as the account signed in now.
+// tab left open while someone else signed in), it is refused and waits
+// (outbox.js), and the page is loaded again as the account signed in now.
 async function sendChange(entry) {
-  try {
-    const data = await graphql(M[entry.op], { ...entry.vars, k: entry.key }, { expectedViewer: root.dataset.user });
-    return data[entry.op];
-  } catch (error) {
-    if (madeByAnotherAccount(error)) setTimeout(() => location.reload());
-    throw error;
-  }
+  const data = await graphql(M[entry.op], { ...entry.vars, k: entry.key }, { expectedViewer: root.dataset.user });
+  return data[entry.op];
 }
 
 const outbox = new Outbox(`library:${root.dataset.user}`, sendChange, { keyWindow: renderedKeyWindow(root) });

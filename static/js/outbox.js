@@ -37,8 +37,10 @@ import { GraphQLRequestError, NetworkError } from "./graphql.js";
 const RETRY_MS = 5000;
 
 // How long to wait before sending `error`'s change again, in ms: Infinity
-// to wait for the page to try again (signed out: signing in again reloads
-// it), null when the server refused the change for good. No answer (the
+// when the change was made by another account than the one signed in now
+// (or nobody is: UNAUTHENTICATED, as the pages name theirs with
+// extensions.expectedViewer), null when the server refused the change for
+// good. No answer (the
 // network, the server down) is worth another try, and so is an answer
 // that says when (`extensions.retryAfter`: the database locked by another
 // process, or out of disk, and nothing changed).
@@ -59,13 +61,6 @@ export function newKey() {
 }
 
 export const PAST_THE_WINDOW = "Not sent again: it was sent long ago without an answer, and the server may have made it then. Check, and make it again if it is missing.";
-
-// Whether `error` says the change was made by another account than the one
-// signed in now (or nobody is): it waits, and the page is loaded again, so
-// that what it shows is the current account's (whose outbox is another).
-export function madeByAnotherAccount(error) {
-  return error instanceof GraphQLRequestError && error.errors.some((each) => each.extensions?.code === "UNAUTHENTICATED");
-}
 
 // How long the server remembers a key, in ms, as the page was rendered
 // with it (`data-key-window`, in seconds).
@@ -245,12 +240,16 @@ export class Outbox extends EventTarget {
     if (!this.settle(entry.key, null, error)) this.dispatchEvent(new CustomEvent("refused", { detail: { entry, error } }));
   }
 
-  // Not sent this time: everything waits, and is shown as waiting.
+  // Not sent this time: everything waits, and is shown as waiting. Made by
+  // another account than the one signed in now (Infinity), it waits for
+  // that account, and the page is loaded again as the current one (whose
+  // outbox is another; signed out, the page asks to sign in).
   stalled(delay) {
     this.markWaiting();
     for (const key of [...this.awaited.keys()]) this.settle(key, null);
     this.dispatchEvent(new Event("change"));
     clearTimeout(this.retryTimer);
-    if (navigator.onLine !== false && Number.isFinite(delay)) this.retryTimer = setTimeout(() => this.flush(), delay);
+    if (delay === Infinity) setTimeout(() => location.reload());
+    else if (navigator.onLine !== false) this.retryTimer = setTimeout(() => this.flush(), delay);
   }
 }

@@ -60,7 +60,7 @@ export function newKey() {
   return hex.join("");
 }
 
-export const PAST_THE_WINDOW = "Not sent again: it was sent long ago without an answer, and the server may have made it then. Check, and make it again if it is missing.";
+const PAST_THE_WINDOW = "Not sent again: it was sent long ago without an answer, and the server may have made it then. Check, and make it again if it is missing.";
 
 // How long the server remembers a key, in ms, as the page was rendered
 // with it (`data-key-window`, in seconds).
